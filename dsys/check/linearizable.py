@@ -1,0 +1,229 @@
+"""Checking a history for linearizability, and explaining the answer.
+
+A history is *linearizable* (Herlihy and Wing, 1990) when each operation can be given a
+single instant, somewhere between its invoke and its completion, such that doing the
+operations one at a time in the order of those instants, on a single copy of the object
+(the model), gives exactly the results the clients saw. :func:`check_linearizable` searches
+for such an order (see :mod:`dsys.check._search` for how) and returns a
+:class:`CheckResult` that holds the order it found, or the longest partial order and the
+operations that could not be placed after it.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsys.check._search import search
+from dsys.check.history import CheckInputError, History, Operation
+from dsys.check.models import Model, get_model, validate_history
+
+
+class Verdict(enum.StrEnum):
+    """The answer of a check. Its value is the word used in reports and VERDICTS files."""
+
+    LINEARIZABLE = "linearizable"
+    NOT_LINEARIZABLE = "not-linearizable"
+    #: The time limit ran out before the search could decide.
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    """The result for one independent part of the history (one key, for the built-ins).
+
+    ``linearization`` is the order found when the part is linearizable, otherwise the
+    longest partial linearization found. ``operations`` are the part's operations that
+    were checked (those the model needs: a failed write, say, is left out).
+    """
+
+    key: Any
+    verdict: Verdict
+    operations: tuple[Operation, ...]
+    linearization: tuple[Operation, ...]
+    configurations: int
+    #: For a failure: the model state after ``linearization``.
+    final_state: Any = None
+    #: For a failure: the operation whose completion came before it could be placed.
+    blocked_by: Operation | None = None
+    #: For a failure: the operations that could have gone next, and why each did not.
+    stuck: tuple[tuple[Operation, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of :func:`check_linearizable`.
+
+    >>> history = History.from_events([
+    ...     {"process": 0, "type": "invoke", "f": "write", "value": 1},
+    ...     {"process": 0, "type": "ok", "f": "write", "value": 1},
+    ...     {"process": 1, "type": "invoke", "f": "read", "value": None},
+    ...     {"process": 1, "type": "ok", "f": "read", "value": None},
+    ... ])
+    >>> result = check_linearizable(history, "register")
+    >>> result.verdict, result.linearizable
+    (<Verdict.NOT_LINEARIZABLE: 'not-linearizable'>, False)
+    >>> print(result.explain())
+    Not linearizable. The longest linearization found places 1 of 2 operations:
+      1. p0 write 1
+    after which the register holds 1, and nothing can go next:
+      - p1 read -> null: not possible, because the register holds 1
+    p1 read -> null, invoked at history[2] and completed at history[3], could not be placed before it completed.
+    """
+
+    verdict: Verdict
+    model: Model[Any]
+    history: History
+    partitions: tuple[PartitionResult, ...]
+    elapsed: float = 0.0
+    #: Operations the model did not need (they neither change nor observe the state).
+    skipped: tuple[Operation, ...] = field(default=())
+
+    @property
+    def linearizable(self) -> bool:
+        """True only when the history was shown to be linearizable."""
+        return self.verdict is Verdict.LINEARIZABLE
+
+    @property
+    def failure(self) -> PartitionResult | None:
+        """The first part found not linearizable, if any."""
+        for part in self.partitions:
+            if part.verdict is Verdict.NOT_LINEARIZABLE:
+                return part
+        return None
+
+    @property
+    def configurations(self) -> int:
+        """How many (set of placed operations, state) configurations the search visited."""
+        return sum(part.configurations for part in self.partitions)
+
+    def explain(self) -> str:
+        """A few sentences saying what was found, in the words of the model."""
+        if self.verdict is Verdict.LINEARIZABLE:
+            parts = f" in {len(self.partitions)} independent parts" if len(self.partitions) > 1 else ""
+            return f"Linearizable: all {len(self.history)} operations fit{parts}."
+        if self.verdict is Verdict.UNKNOWN:
+            return (
+                "Undecided: the time limit ran out before the search could finish "
+                f"({self.configurations} configurations explored). Try a longer --timeout."
+            )
+        part = self.failure
+        assert part is not None
+        describe = self.model.describe_operation
+        where = "" if part.key is None or len(self.partitions) == 1 else f" (key {part.key!r})"
+        lines = [
+            f"Not linearizable{where}. The longest linearization found places "
+            f"{len(part.linearization)} of {len(part.operations)} operations:"
+        ]
+        shown = part.linearization
+        if len(shown) > 8:
+            lines.append(f"  ... {len(shown) - 6} earlier operations ...")
+            first_number = len(shown) - 6 + 1
+            shown = shown[-6:]
+        else:
+            first_number = 1
+        for number, op in enumerate(shown, start=first_number):
+            lines.append(f"  {number}. p{op.process} {describe(op)}")
+        state = self.model.describe_state(part.final_state)
+        if part.stuck:
+            lines.append(f"after which {state}, and nothing can go next:")
+            for op, reason in part.stuck:
+                lines.append(f"  - p{op.process} {describe(op)}: {reason}")
+        else:
+            lines.append(f"after which {state}.")
+        if part.blocked_by is not None:
+            op = part.blocked_by
+            lines.append(
+                f"p{op.process} {describe(op)}, invoked at {op.where} and completed at "
+                f"{op.complete_where}, could not be placed before it completed."
+            )
+        return "\n".join(lines)
+
+
+def check_linearizable(
+    history: History | Iterable[Mapping[str, Any]],
+    model: str | Model[Any],
+    *,
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> CheckResult:
+    """Check whether ``history`` is linearizable with respect to ``model``.
+
+    ``history`` is a :class:`History` or a list of event dicts (such as
+    ``Simulation.history``); ``model`` a :class:`Model` or the name of a built-in one
+    (``"register"``, ``"cas-register"``, ``"kv"``). With a ``timeout`` in seconds the
+    search gives up when it runs out and answers :attr:`Verdict.UNKNOWN`, never a guess.
+    ``clock`` is where that time comes from (tests pass a fake one).
+
+    >>> events = [
+    ...     {"process": 0, "type": "invoke", "f": "write", "value": 1},
+    ...     {"process": 1, "type": "invoke", "f": "read", "value": None},
+    ...     {"process": 1, "type": "ok", "f": "read", "value": 1},
+    ...     {"process": 0, "type": "ok", "f": "write", "value": 1},
+    ... ]
+    >>> result = check_linearizable(events, "register")
+    >>> result.verdict
+    <Verdict.LINEARIZABLE: 'linearizable'>
+    >>> [op.label() for op in result.partitions[0].linearization]
+    ['p0 write 1', 'p1 read -> 1']
+    """
+    if not isinstance(history, History):
+        history = History.from_events(history)
+    model = get_model(model)
+    if timeout is not None and timeout < 0:
+        raise CheckInputError(f"the timeout must not be negative, got {timeout}")
+    validate_history(model, history.operations, history.source)
+    started = clock()
+    deadline = None if timeout is None else started + timeout
+
+    needed = [op for op in history.operations if model.needed(op)]
+    skipped = tuple(op for op in history.operations if not model.needed(op))
+    groups = model.partition(needed) or [needed]
+    # Check small parts first: a failure in any part decides the whole history.
+    order = sorted(range(len(groups)), key=lambda g: len(groups[g]))
+    results: dict[int, PartitionResult] = {}
+    verdict = Verdict.LINEARIZABLE
+    for g in order:
+        ops = groups[g]
+        outcome = search(ops, model, deadline=deadline, clock=clock)
+        part_verdict = Verdict(outcome.verdict)
+        stuck: tuple[tuple[Operation, str], ...] = ()
+        if part_verdict is Verdict.NOT_LINEARIZABLE:
+            stuck = tuple(
+                (op, _why_not(model, outcome.state, op)) for op in outcome.candidates
+            )
+        results[g] = PartitionResult(
+            key=ops[0].key if ops else None,
+            verdict=part_verdict,
+            operations=tuple(ops),
+            linearization=tuple(outcome.order),
+            configurations=outcome.configurations,
+            final_state=outcome.state,
+            blocked_by=outcome.blocked_by,
+            stuck=stuck,
+        )
+        if part_verdict is Verdict.NOT_LINEARIZABLE:
+            verdict = part_verdict
+            break
+        if part_verdict is Verdict.UNKNOWN:
+            verdict = part_verdict
+            break  # out of time: the remaining parts would get none either
+    return CheckResult(
+        verdict=verdict,
+        model=model,
+        history=history,
+        partitions=tuple(results[g] for g in sorted(results)),
+        elapsed=clock() - started,
+        skipped=skipped,
+    )
+
+
+def _why_not(model: Model[Any], state: Any, op: Operation) -> str:
+    """Why ``op`` cannot be the next operation after the longest partial linearization."""
+    legal, _ = model.step(state, op)
+    if not legal:
+        return f"not possible, because {model.describe_state(state)}"
+    return "possible next, but then the operations after it cannot all be placed"

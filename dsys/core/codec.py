@@ -1,0 +1,167 @@
+"""The wire codec: registered messages to JSON and back, strictly.
+
+One cattrs converter, tagged by message type, forbidding unknown keys. A message on the
+wire is an *envelope*::
+
+    {"type": "app:Ping", "body": {"seq": 3}, "stamps": {"lamport": 7}}
+
+``stamps`` is present only when layers (e.g. a Lamport clock) stamped the message.
+Decoding builds only classes found in the message registry, checks every primitive
+field's type (``"5"`` is not an ``int``, ``true`` is not an ``int``), and turns every
+failure into a :class:`~dsys.errors.CodecError` that says what was wrong. Nothing is
+ever unpickled or evaluated.
+
+The simulator sends every message through :func:`encode` and :func:`decode` by default,
+so a message that could not cross a real network fails in the simulator first.
+
+Example:
+    >>> from dsys import message
+    >>> from dsys.core import codec
+    >>> @message(name="doc:Greeting")
+    ... class Greeting:
+    ...     text: str
+    ...     tags: tuple[str, ...] = ()
+    >>> data = codec.dumps(codec.encode(Greeting("hi", ("a",))))
+    >>> data
+    b'{"type":"doc:Greeting","body":{"text":"hi","tags":["a"]}}'
+    >>> codec.decode(codec.loads(data))
+    Greeting(text='hi', tags=('a',))
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
+
+from dsys.core.messages import lookup_message, message_tag, short_name
+from dsys.errors import CodecError
+
+
+def _strict(kind: type, accepted: tuple[type, ...]) -> Any:
+    def structure(value: Any, _: Any) -> Any:
+        # bool is a subclass of int: reject it where an int or float is expected.
+        if isinstance(value, bool) and kind is not bool:
+            raise TypeError(f"expected {kind.__name__}, got bool {value!r}")
+        if not isinstance(value, accepted):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        return kind(value) if kind is float else value
+
+    return structure
+
+
+def _sort_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def make_converter() -> cattrs.Converter:
+    """The converter dsys uses on the wire: strict primitives, no unknown keys."""
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(int, _strict(int, (int,)))
+    conv.register_structure_hook(float, _strict(float, (int, float)))
+    conv.register_structure_hook(str, _strict(str, (str,)))
+    conv.register_structure_hook(bool, _strict(bool, (bool,)))
+    # Sets have no order; on the wire they become lists sorted by their JSON form, so the
+    # bytes (and so trace digests) do not depend on PYTHONHASHSEED.
+    for set_type in (set, frozenset):
+        conv.register_unstructure_hook(
+            set_type,
+            lambda s: sorted((conv.unstructure(x) for x in s), key=_sort_key),
+        )
+    return conv
+
+
+CONVERTER = make_converter()
+
+
+def encode(msg: object, stamps: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The envelope (a JSON-ready dict) for a registered message."""
+    try:
+        tag = message_tag(type(msg))
+    except TypeError:
+        raise CodecError(
+            f"{type(msg).__qualname__} is not a registered message type: decorate its class "
+            "with @message so it can cross the network"
+        ) from None
+    try:
+        body = CONVERTER.unstructure(msg)
+    except Exception as exc:  # cattrs raises many kinds; all mean the same to the user
+        raise CodecError(f"cannot encode {short_name(msg)}: {exc}") from exc
+    envelope: dict[str, Any] = {"type": tag, "body": body}
+    if stamps:
+        envelope["stamps"] = dict(stamps)
+    return envelope
+
+
+def decode(envelope: Any) -> Any:
+    """Build the registered message described by ``envelope`` (see :func:`encode`).
+
+    Raises :class:`CodecError` for anything that is not exactly a registered message.
+    """
+    if not isinstance(envelope, dict):
+        raise CodecError(f"a message must be a JSON object, got {type(envelope).__name__}")
+    extra = set(envelope) - {"type", "body", "stamps"}
+    if extra:
+        raise CodecError(f"unexpected keys in message envelope: {sorted(extra)}")
+    tag = envelope.get("type")
+    if not isinstance(tag, str):
+        raise CodecError("message envelope has no string 'type'")
+    cls = lookup_message(tag)
+    if cls is None:
+        raise CodecError(f"unknown message type {tag!r}: no class is registered under that tag")
+    body = envelope.get("body", {})
+    if not isinstance(body, dict):
+        raise CodecError(f"body of {tag} must be a JSON object, got {type(body).__name__}")
+    try:
+        return CONVERTER.structure(body, cls)
+    except ForbiddenExtraKeysError as exc:
+        raise CodecError(f"{cls.__name__} has no field(s) {sorted(exc.extra_fields)}") from None
+    except ClassValidationError as exc:
+        problems = "; ".join(cattrs.transform_error(exc))
+        raise CodecError(f"invalid {cls.__name__}: {problems}") from None
+    except Exception as exc:
+        raise CodecError(f"invalid {cls.__name__}: {exc}") from None
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact, canonical JSON bytes (keys in declaration order, no NaN)."""
+    try:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"not JSON-serialisable: {exc}") from None
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON bytes, turning every failure into a :class:`CodecError`."""
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CodecError(f"malformed JSON: {exc}") from None
+
+
+def stamps_of(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """The stamps carried by an envelope (empty if none)."""
+    stamps = envelope.get("stamps") or {}
+    if not isinstance(stamps, dict):
+        raise CodecError("message stamps must be a JSON object")
+    return stamps
+
+
+def holds_mutable(value: Any) -> bool:
+    """True if ``value`` (a message or field value) contains a list, dict, set or bytearray.
+
+    Such a message is copied on its way through the network: the receiver must not see
+    later changes the sender makes to it. The simulator uses this to decide whether to
+    check, at delivery, that the sender did not change a message after sending it.
+    """
+    if isinstance(value, list | dict | set | bytearray):
+        return True
+    if isinstance(value, tuple | frozenset):
+        return any(holds_mutable(v) for v in value)
+    if attrs.has(type(value)):
+        return any(holds_mutable(getattr(value, a.name)) for a in attrs.fields(type(value)))
+    return False

@@ -1,0 +1,99 @@
+"""Messages: small frozen attrs classes, registered so they can cross a network.
+
+``@message`` turns a class into a frozen, slotted attrs class and records it in the
+message registry under a *tag* (``module:QualName``). Only registered classes are ever
+built from bytes on the wire (see :mod:`dsys.core.codec`), in the simulator as on a real
+network.
+
+Example:
+    >>> from dsys import message
+    >>> @message
+    ... class Ping:
+    ...     seq: int
+    >>> Ping(3)
+    Ping(seq=3)
+    >>> Ping(3) == Ping(3)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+import attrs
+
+T = TypeVar("T")
+
+# The registry is filled at import time by ``@message`` and read by the codec. Re-defining a
+# class under the same tag (a module reloaded, a class built inside a test function that
+# runs twice) replaces the earlier entry: the newest definition is the one in use.
+_REGISTRY: dict[str, type] = {}
+
+
+def message_tag(cls: type) -> str:
+    """The wire tag of a message class: ``module:QualName``."""
+    tag = getattr(cls, "__dsys_tag__", None)
+    if tag is None:
+        raise TypeError(f"{cls.__qualname__} is not a registered message; decorate it with @message")
+    return str(tag)
+
+
+def is_message(obj: object) -> bool:
+    """True if ``obj`` is an instance of a class registered with ``@message``."""
+    return hasattr(type(obj), "__dsys_tag__")
+
+
+def registered_messages() -> dict[str, type]:
+    """A snapshot of the registry: tag -> class."""
+    return dict(_REGISTRY)
+
+
+def lookup_message(tag: str) -> type | None:
+    """The class registered under ``tag``, or None."""
+    return _REGISTRY.get(tag)
+
+
+@overload
+def message(cls: type[T], /) -> type[T]: ...
+@overload
+def message(*, name: str | None = None) -> Callable[[type[T]], type[T]]: ...
+
+
+def message(
+    cls: type[T] | None = None, /, *, name: str | None = None
+) -> type[T] | Callable[[type[T]], type[T]]:
+    """Declare a message type: a frozen, slotted attrs class registered for the codec.
+
+    Fields are declared with annotations, as for ``attrs.frozen``; use immutable field
+    types (``int``, ``str``, ``float``, ``bool``, ``None``, ``tuple[...]``, ``frozenset``,
+    other messages) so that a message cannot change after it is sent. ``name`` overrides
+    the wire tag (default ``module:QualName``), e.g. to keep a tag stable across a rename.
+
+    Example:
+        >>> @message
+        ... class AppendEntries:
+        ...     term: int
+        ...     entries: tuple[str, ...] = ()
+        >>> AppendEntries(term=2).entries
+        ()
+    """
+
+    def wrap(c: type[T]) -> type[T]:
+        if attrs.has(c) and getattr(c, "__dsys_tag__", None) is not None:
+            return c
+        made: type[T] = attrs.frozen(c, slots=True) if not attrs.has(c) else c
+        tag = name or f"{c.__module__}:{c.__qualname__}"
+        made.__dsys_tag__ = tag  # type: ignore[attr-defined]
+        _REGISTRY[tag] = made
+        return made
+
+    if cls is not None:
+        return wrap(cls)
+    return wrap
+
+
+def short_name(msg_or_cls: Any) -> str:
+    """The display name of a message or message class (its class name)."""
+    cls = msg_or_cls if isinstance(msg_or_cls, type) else type(msg_or_cls)
+    return cls.__name__

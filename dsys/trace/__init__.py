@@ -1,0 +1,5 @@
+"""Traces: recording, saving, loading, terminal views and space-time diagrams."""
+
+from dsys.trace.events import EVENT_KINDS, Trace, TraceEvent
+
+__all__ = ["EVENT_KINDS", "Trace", "TraceEvent"]
