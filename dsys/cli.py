@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "dsys.sim.demos",
     "dsys.trace.cli",
     "dsys.check.cli",
+    "dsys.labs.cli",
+    "dsys.runtime.cli",
 )
 
 

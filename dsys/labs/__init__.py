@@ -1,0 +1,1 @@
+"""The lab framework: grading, points, mutants, starter-file export."""

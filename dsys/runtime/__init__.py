@@ -1,0 +1,1 @@
+"""The real network runtime (trio): the same nodes as real processes."""
