@@ -89,12 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"largest search: " + ", ".join(f"{n} {c:,}" for n, _, c, *_ in largest[:5]))
     print()
     print("ratios against Porcupine's QUOTED figures (not measured here):")
-    print(f"  etcd ({n_etcd} logs) {etcd:7.3f} s  vs 1.3 s   ratio {etcd / ANCHOR_ETCD_TOTAL:5.2f}x")
+    print(
+        f"  etcd ({n_etcd} logs) {etcd:7.3f} s  vs 1.3 s   ratio {etcd / ANCHOR_ETCD_TOTAL:5.2f}x"
+    )
     print(f"  kv   ({n_kv} logs)   {kv:7.3f} s  vs 0.5 s   ratio {kv / ANCHOR_KV_TOTAL:5.2f}x")
     print(f"  c50-ok          {c50_ok:7.3f} s  vs 0.40 s  ratio {c50_ok / ANCHOR_C50_OK:5.2f}x")
     total = etcd + kv
     anchor_total = ANCHOR_ETCD_TOTAL + ANCHOR_KV_TOTAL
-    print(f"  all {len(rows)} files    {total:7.3f} s  vs 1.8 s   ratio {total / anchor_total:5.2f}x")
+    print(
+        f"  all {len(rows)} files    {total:7.3f} s  vs 1.8 s   ratio {total / anchor_total:5.2f}x"
+    )
     worst = max((seconds for _, seconds, *_ in rows), default=0.0)
     met = total <= GOAL_RATIO * anchor_total and worst <= GOAL_FILE_MAX
     print(

@@ -89,8 +89,7 @@ def _read_jepsen_log_line(line: str, where: str) -> Event | None:
     match = _LOG_LINE.match(line)
     if match is None:
         raise HistoryError(
-            f"{where}: expected 'LEVEL jepsen.util - PROCESS :TYPE :F VALUE', got "
-            f"{_shorten(line)}"
+            f"{where}: expected 'LEVEL jepsen.util - PROCESS :TYPE :F VALUE', got {_shorten(line)}"
         )
     if not match["process"].isdigit():
         return None  # the nemesis and other non-client actors do not perform operations
@@ -98,9 +97,7 @@ def _read_jepsen_log_line(line: str, where: str) -> Event | None:
     return _jepsen_event(where, int(match["process"]), match["type"], match["f"], value, None)
 
 
-def _jepsen_event(
-    where: str, process: int, kind: str, f: str, value: Any, key: Any
-) -> Event:
+def _jepsen_event(where: str, process: int, kind: str, f: str, value: Any, key: Any) -> Event:
     if kind not in ("invoke", "ok", "fail", "info"):
         raise HistoryError(f"{where}: unknown event type :{kind}")
     if kind != "invoke" and value == _Keyword("timed-out"):

@@ -140,7 +140,8 @@ def search(
     # Each frame: (call entry lifted, state before it, whether it was forced).
     stack: list[tuple[int, int, bool]] = []
     steps = 0
-    best: tuple[list[int], int, int, list[int]] = ([], state, -1, [])
+    # The deepest point reached: (order, state, blocked op, candidates), or None so far.
+    best: tuple[list[int], int, int, list[int]] | None = None
 
     if remaining == 0:
         return SearchOutcome("linearizable", [], states[state], configurations=1)
@@ -231,11 +232,12 @@ def search(
 
                 # A return entry (or the end): the operations lifted so far cannot be
                 # completed from here. Remember the deepest point, then backtrack.
-                if len(stack) > len(best[0]):
+                if best is None or len(stack) > len(best[0]):
                     blocked = entry_op[e] if e != tail else -1
                     best = ([entry_op[f] for f, _, _ in stack], state, blocked, candidates_now())
                 while True:
                     if not stack:
+                        assert best is not None  # recorded just above, at the latest
                         order, sid, blocked, candidates = best
                         return SearchOutcome(
                             "not-linearizable",
@@ -261,7 +263,7 @@ def search(
                         raise _Timeout
                 e = nxt[e]
     except _Timeout:
-        order, sid, _, _ = best
+        order, sid, _, _ = best or ([], state, -1, [])
         return SearchOutcome(
             "unknown", [ops[i] for i in order], states[sid], configurations=len(cache), steps=steps
         )

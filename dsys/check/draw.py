@@ -133,8 +133,15 @@ def render_svg(subject: CheckResult | History, *, title: str | None = None) -> s
 
     for op in operations:
         out.extend(
-            _bar(op, row_of[op.process], scale, model, op.index in needed, op.index in stuck,
-                 op.index == blocked)
+            _bar(
+                op,
+                row_of[op.process],
+                scale,
+                model,
+                op.index in needed,
+                op.index in stuck,
+                op.index == blocked,
+            )
         )
 
     for order in points:
@@ -153,10 +160,11 @@ def render_svg(subject: CheckResult | History, *, title: str | None = None) -> s
     )
     out.append(f'<text x="{_LEFT}" y="{axis_y + 14}" fill="#666">{_fmt(scale.start)}</text>')
     for number, line in enumerate(explanation):
-        colour = _STUCK if result is not None and not result.linearizable and number == 0 else "#222"
+        colour = (
+            _STUCK if result is not None and not result.linearizable and number == 0 else "#222"
+        )
         out.append(
-            f'<text x="{_LEFT}" y="{axis_y + 34 + 16 * number}" fill="{colour}">'
-            f"{_esc(line)}</text>"
+            f'<text x="{_LEFT}" y="{axis_y + 34 + 16 * number}" fill="{colour}">{_esc(line)}</text>'
         )
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -169,7 +177,7 @@ def render_html(subject: CheckResult | History, *, title: str | None = None) -> 
     heading = _caption(result, title, history)
     explanation = result.explain() if result is not None else ""
     return (
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{_esc(heading)}</title>\n"
         "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
         "pre{background:#f6f6f6;padding:1em;overflow-x:auto}"
@@ -313,9 +321,7 @@ def _points(
         'stroke-width="1.2"/>'
     ]
     for number, (x, y) in enumerate(zip(xs, ys, strict=True), start=1):
-        parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{_POINT}" stroke="white"/>'
-        )
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{_POINT}" stroke="white"/>')
         if numbered:
             parts.append(
                 f'<text x="{x:.1f}" y="{y - _BAR - 2:.1f}" text-anchor="middle" '
@@ -337,8 +343,7 @@ def _failure_region(
         f'<rect x="{x0:.1f}" y="{_TOP - 6}" width="{max(x1 - x0, 4):.1f}" '
         f'height="{bottom - _TOP + 6:.1f}" fill="{_STUCK}" fill-opacity="0.07" '
         f'stroke="{_STUCK}" stroke-opacity="0.5" stroke-dasharray="5 4"/>',
-        f'<text x="{x0 + 3:.1f}" y="{_TOP - 9}" fill="{_STUCK}" font-size="10">'
-        "stuck here</text>",
+        f'<text x="{x0 + 3:.1f}" y="{_TOP - 9}" fill="{_STUCK}" font-size="10">stuck here</text>',
     ]
 
 

@@ -287,9 +287,7 @@ def event_from_mapping(raw: Any, where: str) -> Event:
         raise HistoryError(f"{where}: 'process' must be an integer or a string, got {process!r}")
     kind = raw["type"]
     if kind not in _EVENT_TYPES:
-        raise HistoryError(
-            f"{where}: 'type' must be one of invoke, ok, fail, info; got {kind!r}"
-        )
+        raise HistoryError(f"{where}: 'type' must be one of invoke, ok, fail, info; got {kind!r}")
     f = raw["f"]
     if not isinstance(f, str) or not f:
         raise HistoryError(f"{where}: 'f' must be a non-empty string, got {f!r}")

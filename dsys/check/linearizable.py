@@ -103,7 +103,9 @@ class CheckResult:
     def explain(self) -> str:
         """A few sentences saying what was found, in the words of the model."""
         if self.verdict is Verdict.LINEARIZABLE:
-            parts = f" in {len(self.partitions)} independent parts" if len(self.partitions) > 1 else ""
+            parts = (
+                f" in {len(self.partitions)} independent parts" if len(self.partitions) > 1 else ""
+            )
             return f"Linearizable: all {len(self.history)} operations fit{parts}."
         if self.verdict is Verdict.UNKNOWN:
             return (
@@ -192,9 +194,7 @@ def check_linearizable(
         part_verdict = Verdict(outcome.verdict)
         stuck: tuple[tuple[Operation, str], ...] = ()
         if part_verdict is Verdict.NOT_LINEARIZABLE:
-            stuck = tuple(
-                (op, _why_not(model, outcome.state, op)) for op in outcome.candidates
-            )
+            stuck = tuple((op, _why_not(model, outcome.state, op)) for op in outcome.candidates)
         results[g] = PartitionResult(
             key=ops[0].key if ops else None,
             verdict=part_verdict,

@@ -265,9 +265,7 @@ class KVModel(Model[Registers]):
 
     def validate(self, op: Operation) -> None:
         if op.f not in self.operations:
-            raise ValueError(
-                f"the kv model has no {op.f!r} operation, only get, put and append"
-            )
+            raise ValueError(f"the kv model has no {op.f!r} operation, only get, put and append")
         if op.f != "get" and not isinstance(op.value, str):
             raise ValueError(f"{op.f} needs a string value, got {_show(op.value)}")
 

@@ -31,8 +31,9 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any, get_args, get_origin
 
 import attrs
 import cattrs
@@ -67,12 +68,51 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(bool, _strict(bool, (bool,)))
     # Sets have no order; on the wire they become lists sorted by their JSON form, so the
     # bytes (and so trace digests) do not depend on PYTHONHASHSEED.
-    for set_type in (set, frozenset):
-        conv.register_unstructure_hook(
-            set_type,
-            lambda s: sorted((conv.unstructure(x) for x in s), key=_sort_key),
-        )
+    conv.register_unstructure_hook_func(
+        _is_set_type, lambda s: sorted((conv.unstructure(x) for x in s), key=_sort_key)
+    )
+    # Collections come only from JSON arrays (a string is not a tuple of characters) and
+    # mappings only from JSON objects.
+    conv.register_structure_hook_func(_is_array_type, lambda v, tp: _structure_array(conv, v, tp))
+    conv.register_structure_hook_func(
+        lambda tp: tp is dict or get_origin(tp) in (dict, Mapping),
+        lambda v, tp: _structure_mapping(conv, v, tp),
+    )
     return conv
+
+
+_ARRAY_ORIGINS = (tuple, list, set, frozenset, AbstractSet, Sequence)
+
+
+def _is_array_type(tp: Any) -> bool:
+    return tp in (tuple, list, set, frozenset) or get_origin(tp) in _ARRAY_ORIGINS
+
+
+def _structure_array(conv: cattrs.Converter, value: Any, tp: Any) -> Any:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a JSON array, got {type(value).__name__} {value!r}")
+    origin = get_origin(tp) or tp
+    args = get_args(tp)
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        if len(args) != len(value):
+            raise TypeError(f"expected {len(args)} items, got {len(value)}")
+        return tuple(conv.structure(v, t) for v, t in zip(value, args, strict=True))
+    item = args[0] if args else Any
+    items = [conv.structure(v, item) for v in value]
+    if origin in (set, frozenset, AbstractSet):
+        return frozenset(items) if origin is not set else set(items)
+    return list(items) if origin is list else tuple(items)
+
+
+def _structure_mapping(conv: cattrs.Converter, value: Any, tp: Any) -> Any:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__} {value!r}")
+    key_type, value_type = get_args(tp) or (Any, Any)
+    return {conv.structure(k, key_type): conv.structure(v, value_type) for k, v in value.items()}
+
+
+def _is_set_type(tp: Any) -> bool:
+    return tp in (set, frozenset) or get_origin(tp) in (set, frozenset, AbstractSet)
 
 
 CONVERTER = make_converter()
@@ -121,10 +161,18 @@ def decode(envelope: Any) -> Any:
     except ForbiddenExtraKeysError as exc:
         raise CodecError(f"{cls.__name__} has no field(s) {sorted(exc.extra_fields)}") from None
     except ClassValidationError as exc:
-        problems = "; ".join(cattrs.transform_error(exc))
+        problems = "; ".join(cattrs.transform_error(exc, format_exception=_explain))
         raise CodecError(f"invalid {cls.__name__}: {problems}") from None
     except Exception as exc:
         raise CodecError(f"invalid {cls.__name__}: {exc}") from None
+
+
+def _explain(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, TypeError | ValueError) and str(exc):
+        return str(exc)
+    return cattrs.v.format_exception(exc, type_)
 
 
 def dumps(obj: Any) -> bytes:

@@ -499,6 +499,8 @@ class Simulation:
         if self._in_flight:
             return False
         for slot in self._slots.values():
+            if not slot.booted:
+                return False
             c = slot.client
             if c is not None and slot.node is not None and (c.op is not None or c.ops_left):
                 return False
@@ -796,7 +798,7 @@ class Simulation:
             where = f"node {node!r}" if node else "the simulation"
             headline = f"{where} raised {type(exc).__name__}: {exc}"
             self._record(node or "", "error", {"error": f"{type(exc).__name__}: {exc}"})
-        replay = self._replay or (
+        replay = replay_command.get() or self._replay or (
             f"re-run the same code with Simulation(seed={self.seed}) (same scenario, same result)"
         )
         return kind(headline, node=node, event=event, time=self._now, seed=self.seed,

@@ -1,0 +1,130 @@
+"""The wire codec: strict, tagged, and every failure is a CodecError."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dsys import CodecError, message
+from dsys.core import codec
+
+
+@message(name="test:Point")
+class Point:
+    x: int
+    y: float = 0.0
+    label: str = ""
+
+
+@message(name="test:Bag")
+class Bag:
+    items: frozenset[str]
+    points: tuple[Point, ...] = ()
+    flag: bool = False
+    note: str | None = None
+
+
+class NotAMessage:
+    pass
+
+
+def roundtrip(msg: object) -> object:
+    return codec.decode(codec.loads(codec.dumps(codec.encode(msg))))
+
+
+def test_messages_are_frozen_and_compare_by_value() -> None:
+    p = Point(1, 2.0)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        p.x = 5  # type: ignore[misc]
+    assert p == Point(1, 2.0) and p != Point(1, 2.5)
+
+
+def test_roundtrip_preserves_nested_messages_and_collections() -> None:
+    bag = Bag(frozenset({"b", "a"}), (Point(1, 0.5, "p"), Point(2)), True, None)
+    assert roundtrip(bag) == bag
+    assert codec.encode(bag)["body"]["items"] == ["a", "b"]  # sets are sorted on the wire
+
+
+def test_stamps_travel_in_the_envelope() -> None:
+    env = codec.loads(codec.dumps(codec.encode(Point(1), {"lamport": 4})))
+    assert codec.stamps_of(env) == {"lamport": 4}
+
+
+def test_float_field_accepts_an_int_but_int_field_rejects_a_float() -> None:
+    assert codec.decode({"type": "test:Point", "body": {"x": 1, "y": 2}}) == Point(1, 2.0)
+    with pytest.raises(CodecError, match="Point"):
+        codec.decode({"type": "test:Point", "body": {"x": 1.5}})
+
+
+@pytest.mark.parametrize(
+    ("envelope", "fragment"),
+    [
+        ({"type": "test:Nope", "body": {}}, "unknown message type"),
+        ({"type": "test:Point", "body": {"x": "5"}}, "Point"),
+        ({"type": "test:Point", "body": {"x": True}}, "bool"),
+        ({"type": "test:Point", "body": {"x": 1, "z": 2}}, "extra fields found \\(z\\)"),
+        ({"type": "test:Point", "body": {}}, "Point"),
+        ({"type": "test:Point", "body": []}, "JSON object"),
+        ({"type": 3, "body": {}}, "no string 'type'"),
+        ({"type": "test:Point", "body": {"x": 1}, "extra": 1}, "unexpected keys"),
+        ([1, 2], "JSON object"),
+        ({"type": "test:Bag", "body": {"items": "ab"}}, "Bag"),
+    ],
+)
+def test_decode_rejects_anything_but_an_exact_registered_message(envelope: object, fragment: str) -> None:
+    with pytest.raises(CodecError, match=fragment):
+        codec.decode(envelope)
+
+
+def test_encode_rejects_unregistered_types_with_advice() -> None:
+    with pytest.raises(CodecError, match="@message"):
+        codec.encode(NotAMessage())
+
+
+def test_malformed_json_is_a_codec_error() -> None:
+    with pytest.raises(CodecError, match="malformed JSON"):
+        codec.loads(b"{not json")
+    with pytest.raises(CodecError, match="malformed JSON"):
+        codec.loads(b"\xff\xfe")
+
+
+def test_nan_cannot_cross_the_wire() -> None:
+    with pytest.raises(CodecError, match="JSON"):
+        codec.dumps(codec.encode(Point(1, float("nan"))))
+
+
+def test_holds_mutable_finds_nested_lists() -> None:
+    assert not codec.holds_mutable(Point(1))
+    assert codec.holds_mutable(Bag(frozenset(), (Point(1),), note=None)) is False
+    assert codec.holds_mutable(Bag(frozenset(), ([1],),)) is True  # type: ignore[arg-type]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.one_of(json_values, st.fixed_dictionaries(
+    {"type": st.sampled_from(["test:Point", "test:Bag", "x"]), "body": json_values})))
+def test_decoding_arbitrary_json_either_builds_a_message_or_raises_codec_error(value: object) -> None:
+    try:
+        result = codec.decode(value)
+    except CodecError:
+        return
+    assert isinstance(result, Point | Bag)
+    assert roundtrip(result) == result
+
+
+@given(st.binary(max_size=64))
+def test_loading_arbitrary_bytes_raises_only_codec_error(data: bytes) -> None:
+    try:
+        value = codec.loads(data)
+    except CodecError:
+        return
+    json.dumps(value)  # whatever parsed is plain JSON data
