@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"slowest {len(slowest)}: " + ", ".join(f"{n} {s:.3f}s" for n, s, *_ in slowest))
-    print(f"largest search: " + ", ".join(f"{n} {c:,}" for n, _, c, *_ in largest[:5]))
+    print("largest search: " + ", ".join(f"{n} {c:,}" for n, _, c, *_ in largest[:5]))
     print()
     print("ratios against Porcupine's QUOTED figures (not measured here):")
     print(

@@ -4,11 +4,11 @@ The curated public API. Everything a student needs to write nodes and run them i
 deeper modules (``dsys.sim``, ``dsys.trace``, ``dsys.check``...) hold the rest.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib.metadata as _metadata
 
 try:
-    __version__ = version("dsys")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = _metadata.version("dsys")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 from dsys.core.messages import message

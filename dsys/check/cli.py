@@ -139,8 +139,9 @@ def _drawing_paths(files: list[Path], draw: str | None) -> list[Path | None]:
 def _print_summary(
     console: Console, results: list[CheckResult], drawings: list[Path | None]
 ) -> None:
-    table = Table(title="Linearizability", title_justify="left", show_edge=False)
-    table.add_column("history")
+    model = results[0].model.name if results else "?"
+    table = Table(title=f"Linearizability ({model} model)", title_justify="left", show_edge=False)
+    table.add_column("history", overflow="fold")
     table.add_column("ops", justify="right")
     table.add_column("parts", justify="right")
     table.add_column("verdict")
@@ -150,14 +151,12 @@ def _print_summary(
         table.add_row(
             result.history.source or "history",
             str(len(result.history)),
-            str(len(result.partitions)),
+            str(result.part_count),
             f"[{_STYLE[result.verdict]}]{result.verdict.value}[/]",
             f"{result.configurations:,}",
             f"{result.elapsed:.2f}s",
         )
     console.print(table)
-    model = results[0].model.name if results else "?"
-    console.print(f"model: {model}")
     # Explain the first failure (or undecided history) in words; the others are in the table.
     for result in results:
         if result.verdict is not Verdict.LINEARIZABLE:

@@ -287,7 +287,7 @@ def linearization_points(order: Sequence[Operation]) -> list[float]:
     ...     {"process": 1, "type": "ok", "f": "read", "value": 1},
     ... ])
     >>> linearization_points(history.operations)
-    [1.0, 2.5]
+    [1.0, 2.0]
     """
     lows: list[float] = []
     low = -math.inf

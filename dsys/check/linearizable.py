@@ -71,7 +71,7 @@ class CheckResult:
       1. p0 write 1
     after which the register holds 1, and nothing can go next:
       - p1 read -> null: not possible, because the register holds 1
-    p1 read -> null, invoked at history[2] and completed at history[3], could not be placed before it completed.
+    p1 read -> null (history[2] to history[3]) completed before it could be placed.
     """
 
     verdict: Verdict
@@ -79,6 +79,9 @@ class CheckResult:
     history: History
     partitions: tuple[PartitionResult, ...]
     elapsed: float = 0.0
+    #: How many independent parts the history was split into (some may be unchecked when
+    #: another part failed first or time ran out).
+    part_count: int = 1
     #: Operations the model did not need (they neither change nor observe the state).
     skipped: tuple[Operation, ...] = field(default=())
 
@@ -115,7 +118,7 @@ class CheckResult:
         part = self.failure
         assert part is not None
         describe = self.model.describe_operation
-        where = "" if part.key is None or len(self.partitions) == 1 else f" (key {part.key!r})"
+        where = "" if part.key is None else f" (key {part.key!r})"
         lines = [
             f"Not linearizable{where}. The longest linearization found places "
             f"{len(part.linearization)} of {len(part.operations)} operations:"
@@ -139,8 +142,8 @@ class CheckResult:
         if part.blocked_by is not None:
             op = part.blocked_by
             lines.append(
-                f"p{op.process} {describe(op)}, invoked at {op.where} and completed at "
-                f"{op.complete_where}, could not be placed before it completed."
+                f"p{op.process} {describe(op)} ({op.where} to {op.complete_where}) "
+                "completed before it could be placed."
             )
         return "\n".join(lines)
 
@@ -217,6 +220,7 @@ def check_linearizable(
         history=history,
         partitions=tuple(results[g] for g in sorted(results)),
         elapsed=clock() - started,
+        part_count=len(groups),
         skipped=skipped,
     )
 

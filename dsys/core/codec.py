@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from typing import Any, get_args, get_origin
+from typing import Any, cast, get_args, get_origin
 
 import attrs
 import cattrs
@@ -50,7 +50,7 @@ def _strict(kind: type, accepted: tuple[type, ...]) -> Any:
             raise TypeError(f"expected {kind.__name__}, got bool {value!r}")
         if not isinstance(value, accepted):
             raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
-        return kind(value) if kind is float else value
+        return float(cast(float, value)) if kind is float else value
 
     return structure
 

@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, dataclass_transform, overload
 
 import attrs
 
@@ -35,7 +35,9 @@ def message_tag(cls: type) -> str:
     """The wire tag of a message class: ``module:QualName``."""
     tag = getattr(cls, "__dsys_tag__", None)
     if tag is None:
-        raise TypeError(f"{cls.__qualname__} is not a registered message; decorate it with @message")
+        raise TypeError(
+            f"{cls.__qualname__} is not a registered message; decorate it with @message"
+        )
     return str(tag)
 
 
@@ -54,7 +56,10 @@ def lookup_message(tag: str) -> type | None:
     return _REGISTRY.get(tag)
 
 
+# dataclass_transform tells type checkers (and students' editors) that @message classes
+# get an __init__ from their annotated fields, as attrs.frozen classes do.
 @overload
+@dataclass_transform(frozen_default=True, field_specifiers=(attrs.field,))
 def message(cls: type[T], /) -> type[T]: ...
 @overload
 def message(*, name: str | None = None) -> Callable[[type[T]], type[T]]: ...
@@ -80,11 +85,11 @@ def message(
     """
 
     def wrap(c: type[T]) -> type[T]:
-        if attrs.has(c) and getattr(c, "__dsys_tag__", None) is not None:
+        if "__dsys_tag__" in vars(c):  # already registered (a subclass is not)
             return c
-        made: type[T] = attrs.frozen(c, slots=True) if not attrs.has(c) else c
+        made: Any = attrs.frozen(c, slots=True) if not attrs.has(c) else c
         tag = name or f"{c.__module__}:{c.__qualname__}"
-        made.__dsys_tag__ = tag  # type: ignore[attr-defined]
+        made.__dsys_tag__ = tag
         _REGISTRY[tag] = made
         return made
 

@@ -143,12 +143,16 @@ class Node(_Actor):
     ``storage`` survives.
     """
 
+    _components: dict[str, Component]
+    _routes: dict[type, Component]
+    _layers: list[Layer]
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Node:
         self = super().__new__(cls)
         self._ctx = _CONSTRUCTING.get()
-        self._components: dict[str, Component] = {}
-        self._routes: dict[type, Component] = {}
-        self._layers: list[Layer] = []
+        self._components = {}
+        self._routes = {}
+        self._layers = []
         return self
 
     # ----- handlers: override these -------------------------------------------------

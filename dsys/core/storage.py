@@ -49,7 +49,7 @@ def _frozen_copy(key: str, value: Any) -> str:
 class Storage:
     """A node's persistent key-value store; see the module docstring for its semantics."""
 
-    __slots__ = ("_durable", "_pending", "syncs", "on_sync")
+    __slots__ = ("_durable", "_pending", "on_sync", "syncs")
 
     def __init__(self, durable: Mapping[str, str] | None = None) -> None:
         # Both maps hold JSON text: a stored value can never alias a live object.
@@ -80,7 +80,7 @@ class Storage:
 
     def __contains__(self, key: object) -> bool:
         if key in self._pending:
-            return self._pending[key] is not None  # type: ignore[index]
+            return self._pending[key] is not None
         return key in self._durable
 
     def keys(self) -> list[str]:

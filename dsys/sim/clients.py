@@ -50,7 +50,7 @@ class Client(Node):
     @property
     def current_op(self) -> dict[str, Any] | None:
         """The operation in progress, or None."""
-        return self._context().current_op()  # type: ignore[attr-defined, no-any-return]
+        return self._context().current_op()  # type: ignore[attr-defined]
 
     def ok(self, value: Any = SAME) -> None:
         """The operation completed; ``value`` is its result (default: the invoked value)."""

@@ -61,6 +61,10 @@ class Nemesis:
     max_crashed: int | None = None
     clock_jump: float = 0.5
     history: list[tuple[float, str, str]] = attrs.field(factory=list, init=False)
+    _sim: Any = attrs.field(default=None, init=False, repr=False)
+    _rng: Random = attrs.field(factory=Random, init=False, repr=False)
+    _crashed: list[str] = attrs.field(factory=list, init=False, repr=False)
+    _stopped: bool = attrs.field(default=False, init=False, repr=False)
 
     def install(self, sim: Simulation) -> Nemesis:
         """Schedule this nemesis on ``sim``; returns itself."""

@@ -56,7 +56,9 @@ class Uniform:
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.low <= self.high:
-            raise ConfigError(f"uniform latency needs 0 <= low <= high, got ({self.low}, {self.high})")
+            raise ConfigError(
+                f"uniform latency needs 0 <= low <= high, got ({self.low}, {self.high})"
+            )
 
     def sample(self, rng: Random) -> float:
         return self.low + (self.high - self.low) * rng.random()
@@ -93,7 +95,9 @@ class Custom:
 def as_latency(spec: Any) -> Latency:
     """Turn a latency specification (see the module docstring) into a :class:`Latency`."""
     if isinstance(spec, bool):
-        raise ConfigError(f"latency must be a number, a (low, high) pair or a distribution, got {spec!r}")
+        raise ConfigError(
+            f"latency must be a number, a (low, high) pair or a distribution, got {spec!r}"
+        )
     if isinstance(spec, int | float):
         if spec < 0:
             raise ConfigError(f"latency must be >= 0, got {spec}")

@@ -41,6 +41,8 @@ from dsys.sim.report import (
 from dsys.trace.events import Trace
 
 NodeFactory = Callable[[], Node]
+#: A queue entry: (virtual time, sequence number, function, arguments).
+_Entry = tuple[float, int, Callable[..., Any], tuple[Any, ...]]
 
 
 @attrs.frozen
@@ -56,7 +58,9 @@ class Clock:
 
     def __attrs_post_init__(self) -> None:
         if self.drift <= -1:
-            raise ConfigError(f"clock drift must be > -1 (the clock must move forward), got {self.drift}")
+            raise ConfigError(
+                f"clock drift must be > -1 (the clock must move forward), got {self.drift}"
+            )
 
     def read(self, t: float) -> float:
         return self.offset + t * (1.0 + self.drift)
@@ -79,7 +83,7 @@ class Statistics:
 
 
 class _ClientState:
-    __slots__ = ("workload", "ops_left", "think", "process", "stride", "op", "rng")
+    __slots__ = ("op", "ops_left", "process", "rng", "stride", "think", "workload")
 
     def __init__(self, workload: Callable[[Random], Any], ops: int | None, think: Latency,
                  process: int, rng: Random) -> None:
@@ -95,8 +99,19 @@ class _ClientState:
 class _Slot:
     """Everything the simulator keeps about one node id, across its incarnations."""
 
-    __slots__ = ("id", "factory", "node", "incarnation", "durable", "storage", "timers",
-                 "clock", "ctx", "client", "booted")
+    __slots__ = (
+        "booted",
+        "client",
+        "clock",
+        "ctx",
+        "durable",
+        "factory",
+        "id",
+        "incarnation",
+        "node",
+        "storage",
+        "timers",
+    )
 
     def __init__(self, node_id: str, factory: NodeFactory, clock: Clock,
                  client: _ClientState | None) -> None:
@@ -116,9 +131,10 @@ class _Slot:
 class _SimContext:
     """The :class:`~dsys.core.node.NodeContext` of one incarnation of a simulated node."""
 
-    __slots__ = ("sim", "slot", "node_id", "peers", "rng", "storage", "incarnation")
+    __slots__ = ("incarnation", "node_id", "peers", "rng", "sim", "slot", "storage")
 
-    def __init__(self, sim: Simulation, slot: _Slot, peers: tuple[str, ...], storage: Storage) -> None:
+    def __init__(self, sim: Simulation, slot: _Slot, peers: tuple[str, ...],
+                 storage: Storage) -> None:
         self.sim = sim
         self.slot = slot
         self.node_id = slot.id
@@ -209,7 +225,7 @@ class Simulation:
         self._codec = codec
         self.history: list[dict[str, Any]] = []
         self._now = 0.0
-        self._queue: list[tuple[float, int, Callable[..., Any], tuple[Any, ...]]] = []
+        self._queue: list[_Entry] = []
         self._seq = 0
         self._msg_seq = 0
         self._timer_seq = 0
@@ -293,7 +309,7 @@ class Simulation:
         """Check ``check(sim)`` after every event. It fails by returning False or by
         raising AssertionError (whose message is reported); the run then stops with an
         :class:`~dsys.sim.report.InvariantViolation`."""
-        self._invariants.append((name or getattr(check, "__name__", "invariant"), check))
+        self._invariants.append((name or str(getattr(check, "__name__", "invariant")), check))
 
     # ----- observing -------------------------------------------------------------------
 
@@ -320,6 +336,11 @@ class Simulation:
     def nodes(self) -> dict[str, Node]:
         """The running server nodes by id (crashed ones are absent)."""
         return {i: n for i in self._servers if (n := self._slots[i].node) is not None}
+
+    @property
+    def crashed(self) -> tuple[str, ...]:
+        """Ids of the nodes (servers and clients) that started and are crashed now, sorted."""
+        return tuple(sorted(i for i, s in self._slots.items() if s.booted and s.node is None))
 
     def is_up(self, node_id: str) -> bool:
         """True if ``node_id`` is running."""
@@ -632,7 +653,8 @@ class Simulation:
     def _drop(self, src: str, dst: str, mid: int, mtype: str, reason: str) -> None:
         self._counts["dropped", src, mtype] += 1
         self._drop_reasons[reason] += 1
-        self._record(src, "drop", {"from": src, "to": dst, "id": mid, "type": mtype, "reason": reason})
+        self._record(src, "drop",
+                     {"from": src, "to": dst, "id": mid, "type": mtype, "reason": reason})
 
     def _deliver(self, mid: int, src: str, dst: str, msg: object, stamps: dict[str, Any] | None,
                  check: tuple[object, bytes] | None) -> None:
@@ -674,8 +696,10 @@ class Simulation:
     def _set_timer(self, slot: _Slot, name: str, delay: float) -> None:
         if not isinstance(name, str):
             raise UsageError(f"timer names must be strings, got {name!r}")
-        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0 or delay != delay:
-            raise UsageError(f"timer {name!r} on {slot.id}: delay must be a number >= 0, got {delay!r}")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0:
+            raise UsageError(
+                f"timer {name!r} on {slot.id}: delay must be a number >= 0, got {delay!r}"
+            )
         self._timer_seq += 1
         slot.timers[name] = self._timer_seq
         rec = self._rec
@@ -755,12 +779,12 @@ class Simulation:
         event["time"] = self._now
         event["client"] = slot.id
         self.history.append(event)
-        self._record(slot.id, "invoke" if kind == "invoke" else "complete",
-                     {"op": {k: event[k] for k in ("process", "type", "f", "key", "value") if k in event}})
+        op = {k: event[k] for k in ("process", "type", "f", "key", "value") if k in event}
+        self._record(slot.id, "invoke" if kind == "invoke" else "complete", {"op": op})
 
     # ----- invariants and failure reports ---------------------------------------------------
 
-    def _check_invariants(self, entry: tuple[float, int, Callable[..., Any], tuple[Any, ...]]) -> None:
+    def _check_invariants(self, entry: _Entry) -> None:
         for name, check in self._invariants:
             try:
                 ok = check(self)
@@ -772,8 +796,7 @@ class Simulation:
                 raise self._failure(InvariantViolation, entry, None,
                                     headline=f"invariant {name!r} violated: {problem}")
 
-    def _describe(self, entry: tuple[float, int, Callable[..., Any], tuple[Any, ...]] | None
-                  ) -> tuple[str | None, str]:
+    def _describe(self, entry: _Entry | None) -> tuple[str | None, str]:
         if entry is None:
             return None, "processing an event"
         fn, args = entry[2], entry[3]

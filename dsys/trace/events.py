@@ -85,7 +85,8 @@ class TraceEvent:
             case "deliver":
                 return f"recv {_msg_text(d.get('msg'))} from {d.get('from')} (#{d.get('id')})"
             case "drop":
-                return f"drop {name} {d.get('from')}->{d.get('to')} ({d.get('reason')}, #{d.get('id')})"
+                return (f"drop {d.get('type', name)} {d.get('from')}->{d.get('to')} "
+                        f"({d.get('reason')}, #{d.get('id')})")
             case "duplicate":
                 return f"duplicate {name} to {d.get('to')} (#{d.get('id')})"
             case "timer_set":

@@ -11,9 +11,10 @@ pixels, so bursts of simultaneous events stay readable.
 Example:
     >>> from dsys.trace import Trace, TraceEvent
     >>> from dsys.trace.svg import draw
+    >>> ping = {"type": "x:Ping", "body": {}}
     >>> trace = Trace([
-    ...     TraceEvent(0.0, "a", "send", {"to": "b", "id": 1, "msg": {"type": "x:Ping", "body": {}}}),
-    ...     TraceEvent(0.004, "b", "deliver", {"from": "a", "id": 1, "msg": {"type": "x:Ping", "body": {}}}),
+    ...     TraceEvent(0.0, "a", "send", {"to": "b", "id": 1, "msg": ping}),
+    ...     TraceEvent(0.004, "b", "deliver", {"from": "a", "id": 1, "msg": ping}),
     ... ])
     >>> svg = draw(trace)
     >>> svg.startswith("<svg") and "Ping" in svg
@@ -83,7 +84,7 @@ def draw(trace: Trace, *, nodes: list[str] | None = None, height: float = 600.0,
           f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
           f'fill="{c}"/></marker>' for k, c in COLOURS.items()),
         "</defs>",
-        f'<rect width="100%" height="100%" fill="white"/>',
+        '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="10" y="18" font-size="13" font-weight="bold">{escape(heading)}</text>',
     ]
     # Lanes: solid while the node is up, dashed while it is down.
@@ -96,15 +97,15 @@ def draw(trace: Trace, *, nodes: list[str] | None = None, height: float = 600.0,
             down_spans[e.node].append((down_since.pop(e.node), y_of[e.time]))
     for node, y in down_since.items():
         down_spans[node].append((y, bottom))
-    for node, x in x_of.items():
-        out.append(f'<text x="{x}" y="{TOP - 22}" text-anchor="middle" font-weight="bold">'
+    for node, lane_x in x_of.items():
+        out.append(f'<text x="{lane_x}" y="{TOP - 22}" text-anchor="middle" font-weight="bold">'
                    f"{escape(node)}</text>")
-        out.append(f'<line x1="{x}" y1="{TOP - 10}" x2="{x}" y2="{bottom}" stroke="#a0aec0" '
-                   'stroke-width="2"/>')
+        out.append(f'<line x1="{lane_x}" y1="{TOP - 10}" x2="{lane_x}" y2="{bottom}" '
+                   'stroke="#a0aec0" stroke-width="2"/>')
         for y1, y2 in down_spans[node]:
-            out.append(f'<line x1="{x}" y1="{y1}" x2="{x}" y2="{y2}" stroke="white" '
+            out.append(f'<line x1="{lane_x}" y1="{y1}" x2="{lane_x}" y2="{y2}" stroke="white" '
                        'stroke-width="3"/>')
-            out.append(f'<line x1="{x}" y1="{y1}" x2="{x}" y2="{y2}" stroke="#c53030" '
+            out.append(f'<line x1="{lane_x}" y1="{y1}" x2="{lane_x}" y2="{y2}" stroke="#c53030" '
                        'stroke-width="1" stroke-dasharray="3,4"/>')
     # Time axis labels, at most ~12.
     instants = sorted(y_of.items())

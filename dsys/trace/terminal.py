@@ -73,9 +73,9 @@ def render(trace: Trace, *, nodes: list[str] | None = None, limit: int | None = 
     index = {name: i for i, name in enumerate(columns)}
     for event in shown:
         cells: list[Text | str] = [""] * len(columns)
-        column = index.get(event.node or NETWORK_COLUMN)
-        if column is None:
+        position = index.get(event.node or NETWORK_COLUMN)
+        if position is None:
             continue
-        cells[column] = Text(event.describe(), style=STYLES.get(event.kind, ""))
+        cells[position] = Text(event.describe(), style=STYLES.get(event.kind, ""))
         table.add_row(f"{event.time:.6f}", *cells)
     return table

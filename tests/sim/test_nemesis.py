@@ -1,0 +1,64 @@
+"""The nemesis injects every fault kind on a seeded schedule and cleans up at stop."""
+
+from __future__ import annotations
+
+import pytest
+
+from dsys import ConfigError, Nemesis, Network, Simulation
+from dsys.demos.election import Elector, leaders
+
+
+def election_cluster(seed: int, nemesis: Nemesis) -> Simulation:
+    sim = Simulation(seed=seed, network=Network(latency=(0.002, 0.012)))
+    for i in range(1, 6):
+        sim.add_node(f"n{i}", Elector)
+    nemesis.install(sim)
+    return sim
+
+
+def test_nemesis_uses_every_fault_kind_and_never_crashes_a_majority() -> None:
+    kinds = set()
+    for seed in range(6):
+        nemesis = Nemesis(faults=("partition", "isolate", "oneway", "crash", "clock"),
+                          interval=(0.1, 0.3), duration=(0.1, 0.4), stop=4.0)
+        sim = election_cluster(seed, nemesis)
+        sim.add_invariant(lambda s: len(s.crashed) <= 2)
+        sim.run(until=4.0)
+        assert len(nemesis.history) >= 8
+        kinds |= {kind for _, kind, _ in nemesis.history}
+        # At stop everything is healed and restarted.
+        assert nemesis.history[-1][1] == "halt"
+        assert all(sim.is_up(n) for n in sim.node_ids) and not sim.blocked("n1", "n2")
+        trace_kinds = {e.kind for e in sim.trace}
+        assert {"crash", "restart", "partition", "heal"} <= trace_kinds
+    assert kinds == {"partition", "isolate", "oneway", "crash", "clock", "halt"}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_after_the_nemesis_stops_the_cluster_elects_exactly_one_leader(seed: int) -> None:
+    sim = election_cluster(seed, Nemesis(interval=(0.2, 0.5), duration=(0.2, 0.6), stop=3.0))
+    sim.add_invariant(lambda s: all(len(ids) <= 1 for ids in leaders(s).values()))
+    sim.run(until=3.0)
+    assert sim.run_until(lambda s: len(leaders(s)) == 1 and sum(map(len, leaders(s).values())) == 1
+                         and _all_follow(s), timeout=3.0)
+
+
+def _all_follow(sim: Simulation) -> bool:
+    terms = {n.term for n in sim.nodes.values()}
+    return len(terms) == 1
+
+
+def test_same_seed_same_nemesis_schedule() -> None:
+    runs = [election_cluster(7, n := Nemesis(stop=3.0)) for _ in range(2)]
+    histories = []
+    for sim in runs:
+        sim.run(until=3.0)
+        histories.append(sim.trace.digest())
+    assert histories[0] == histories[1]
+
+
+@pytest.mark.parametrize("kwargs", [{"faults": ("meteor",)}, {"faults": ()},
+                                    {"interval": (0.0, 1.0)}, {"duration": (2.0, 1.0)}])
+def test_bad_nemesis_settings(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        Nemesis(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,105 @@
+"""Traces: every event kind is recorded, saved, loaded, filtered, rendered and drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from dsys import Nemesis, Network, Simulation, Trace, TraceEvent, UsageError
+from dsys.demos import election, pingpong
+from dsys.trace import svg, terminal
+
+
+@pytest.fixture(scope="module")
+def busy() -> Simulation:
+    """A run that produces every kind of event."""
+    from tests.sim.test_running import Register, Writer, writes
+
+    sim = election.scenario(seed=3)
+    sim.network.update(drop=0.1, duplicate=0.1)
+    sim.add_node("server", Register)
+    sim.add_client("c0", Writer, workload=writes, ops=5)
+    Nemesis(faults=("crash", "clock", "oneway", "partition"), interval=(0.05, 0.1),
+            duration=(0.05, 0.1), stop=2.0).install(sim)
+    sim.at(0.5, sim.block, "n1", "n2")
+    sim.run(until=3.0)
+    return sim
+
+
+EXPECTED = {"start", "send", "deliver", "drop", "duplicate", "timer_set", "timer_fire",
+            "timer_cancel", "crash", "restart", "partition", "block", "heal", "clock",
+            "invoke", "complete", "log"}
+
+
+def test_every_kind_of_event_is_recorded(busy: Simulation) -> None:
+    assert EXPECTED <= {e.kind for e in busy.trace}
+
+
+def test_save_and_load_round_trip(busy: Simulation, tmp_path: Path) -> None:
+    path = busy.trace.save(tmp_path / "sub" / "run.jsonl")
+    loaded = Trace.load(path)
+    assert loaded.digest() == busy.trace.digest()
+    assert [e.kind for e in loaded] == [e.kind for e in busy.trace]
+    sends = [e for e in loaded if e.kind == "send"]
+    assert sends[0].message_name in {"RequestVote", "Vote", "Heartbeat", "Put", "Ack"}
+    assert busy.trace[5].describe() == loaded[5].describe()
+
+
+def test_filter_by_node_kind_and_window(busy: Simulation) -> None:
+    part = busy.trace.filter(nodes=["n1"], kinds=["send", "deliver"], start=0.5, end=1.0)
+    assert len(part) > 0
+    assert all(e.node == "n1" and e.kind in ("send", "deliver") and 0.5 <= e.time <= 1.0 for e in part)
+    with pytest.raises(UsageError, match="unknown event kind"):
+        busy.trace.filter(kinds=["sned"])
+
+
+def test_load_rejects_a_file_that_is_not_a_trace(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"time": 0, "node": "a", "kind": "log", "data": {}}\n{"oops": 1}\n')
+    with pytest.raises(UsageError, match=r"bad.jsonl:2: not a dsys trace event"):
+        Trace.load(bad)
+    with pytest.raises(UsageError, match="not found"):
+        Trace.load(tmp_path / "missing.jsonl")
+
+
+def test_terminal_view_has_a_column_per_node_and_colours_by_kind() -> None:
+    sim = pingpong.scenario(seed=1)
+    sim.run(until=1.0)
+    console = Console(width=200, record=True, color_system="truecolor")
+    console.print(terminal.render(sim.trace, limit=40))
+    text = console.export_text(clear=False)
+    header = text.splitlines()[2]
+    assert "time s" in header and " a " in header and " b " in header and "(network)" in header
+    assert "last 40 shown" in text
+    styled = console.export_html(inline_styles=True)
+    assert "color: #008000" in styled or "color: #00ff00" in styled  # deliver in green
+
+
+def test_svg_draws_arrows_drops_crashes_and_restarts(busy: Simulation) -> None:
+    drawing = svg.draw(busy.trace, max_events=100_000)
+    assert drawing.startswith("<svg") and drawing.rstrip().endswith("</svg>")
+    delivered = sum(e.kind == "deliver" for e in busy.trace)
+    assert drawing.count('marker-end="url(#arrow-message)"') == delivered
+    assert drawing.count('stroke-dasharray="4,3"') == sum(e.kind == "drop" for e in busy.trace)
+    assert drawing.count("crashed") >= 1 and 'stroke="#2f855a"' in drawing
+    for node in busy.trace.nodes:
+        assert f">{node}</text>" in drawing
+    small = svg.draw(busy.trace, max_events=50)
+    assert "first 50 of" in small
+
+
+def test_events_hold_message_objects_in_memory_and_json_on_disk() -> None:
+    trace = Trace([TraceEvent(0.0, "a", "log", {"text": "x"})])
+    assert '"kind":"log"' in next(trace.lines())
+    off = Trace(enabled=False)
+    off.record(0.0, "a", "log", {})
+    assert len(off) == 0
+
+
+def test_trace_digest_changes_when_anything_changes() -> None:
+    a = Trace([TraceEvent(0.0, "a", "log", {"text": "x"})])
+    b = Trace([TraceEvent(0.0, "a", "log", {"text": "y"})])
+    c = Trace([TraceEvent(0.1, "a", "log", {"text": "x"})])
+    assert len({a.digest(), b.digest(), c.digest()}) == 3
