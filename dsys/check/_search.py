@@ -124,8 +124,8 @@ def search(
         result = intern(after) if legal else -1
         if read_only[i] and result not in (-1, sid):
             raise ValueError(
-                f"model {model.name!r} says {ops[i].label()} is read-only, but its step "
-                "changed the state"
+                f"model {model.name!r} says p{ops[i].process} {ops[i].label()} is "
+                "read-only, but its step changed the state"
             )
         transitions[i][sid] = result
         return result

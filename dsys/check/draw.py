@@ -97,9 +97,14 @@ def render_svg(subject: CheckResult | History, *, title: str | None = None) -> s
     plot_bottom = _TOP + _ROW * max(len(processes), 1)
 
     caption = _caption(result, title, history)
+    if len(operations) < len(history):
+        assert failure is not None
+        caption += f", drawn: key {failure.key!r}"
     explanation = _short_explanation(result, model)
-    height = plot_bottom + 34 + 16 * len(explanation)
-    width = _LEFT + scale.width + _RIGHT
+    height = plot_bottom + 44 + 16 * len(explanation)
+    # Wide enough for the plot, the title (14px bold) and the explanation lines.
+    text_width = max([len(caption) * 8.6] + [len(line) * _CHAR for line in explanation])
+    width = max(_LEFT + scale.width + _RIGHT, _LEFT + text_width + _RIGHT)
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{_FONT}" font-size="11">',
@@ -155,10 +160,18 @@ def render_svg(subject: CheckResult | History, *, title: str | None = None) -> s
     )
     unit = "time (s)" if history.has_times else "event number"
     out.append(
-        f'<text x="{_LEFT + scale.width:.1f}" y="{axis_y + 14}" text-anchor="end" '
+        f'<text x="{_LEFT + scale.width:.1f}" y="{axis_y + 28}" text-anchor="end" '
         f'fill="#666">{unit}</text>'
     )
-    out.append(f'<text x="{_LEFT}" y="{axis_y + 14}" fill="#666">{_fmt(scale.start)}</text>')
+    for tick in _ticks(scale.start, scale.end):
+        x = scale.x(tick)
+        out.append(
+            f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 4}" stroke="#888"/>'
+        )
+        out.append(
+            f'<text x="{x:.1f}" y="{axis_y + 14}" text-anchor="middle" fill="#666">'
+            f"{_fmt(tick)}</text>"
+        )
     for number, line in enumerate(explanation):
         colour = (
             _STUCK if result is not None and not result.linearizable and number == 0 else "#222"
@@ -246,7 +259,7 @@ def _bar(
     if stuck or blocked:
         stroke = _STUCK
     weight = 2 if stuck or blocked else 1
-    text = model.describe_operation(op) if model is not None else op.label().split(" ", 1)[1]
+    text = model.describe_operation(op) if model is not None else op.label()
     tooltip = f"p{op.process} {text} [{op.where}" + (
         f" to {op.complete_where}]" if op.complete_where else ", never completed]"
     )
@@ -381,6 +394,21 @@ def _short_explanation(result: CheckResult | None, model: Model[Any] | None) -> 
             f"p{op.process} {model.describe_operation(op)} completed before it could be placed."
         )
     return lines
+
+
+def _ticks(start: float, end: float) -> list[float]:
+    """Round-numbered axis ticks (steps of 1, 2 or 5 times a power of ten), at most 8."""
+    span = end - start
+    if span <= 0:
+        return [start]
+    step = 10 ** math.floor(math.log10(span / 8))
+    for factor in (1, 2, 5, 10):
+        if span / (step * factor) <= 8:
+            step *= factor
+            break
+    first = math.ceil(start / step) * step
+    count = int((end - first) / step + 1e-9) + 1
+    return [round(first + k * step, 10) for k in range(count)]
 
 
 def _esc(text: str) -> str:

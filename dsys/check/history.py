@@ -128,9 +128,9 @@ class Operation:
         return self.complete_at
 
     def label(self) -> str:
-        """A short generic description, e.g. ``p3 write 4`` or ``p1 read x -> 2``."""
+        """A short generic description, e.g. ``write 4`` or ``read x -> 2`` (for a key x)."""
         key = "" if self.key is None else f" {self.key}"
-        text = f"p{self.process} {self.f}{key}"
+        text = f"{self.f}{key}"
         if self.value is not None:
             text += f" {self.value!r}"
         if self.status == "ok" and self.output is not None and self.output != self.value:
@@ -153,7 +153,7 @@ class History:
     ...     {"process": 1, "type": "ok", "f": "read", "value": 1},
     ... ])
     >>> len(history), [op.label() for op in history]
-    (2, ['p0 write 1', 'p1 read -> 1'])
+    (2, ['write 1', 'read -> 1'])
 
     Extra keys in events (``time``, ``client``) are ignored, except that ``time`` is used to
     place operations in drawings.

@@ -173,7 +173,7 @@ def check_linearizable(
     >>> result.verdict
     <Verdict.LINEARIZABLE: 'linearizable'>
     >>> [op.label() for op in result.partitions[0].linearization]
-    ['p0 write 1', 'p1 read -> 1']
+    ['write 1', 'read -> 1']
     """
     if not isinstance(history, History):
         history = History.from_events(history)
@@ -198,8 +198,9 @@ def check_linearizable(
         stuck: tuple[tuple[Operation, str], ...] = ()
         if part_verdict is Verdict.NOT_LINEARIZABLE:
             stuck = tuple((op, _why_not(model, outcome.state, op)) for op in outcome.candidates)
+        keys = {op.key for op in ops}
         results[g] = PartitionResult(
-            key=ops[0].key if ops else None,
+            key=keys.pop() if len(keys) == 1 else None,
             verdict=part_verdict,
             operations=tuple(ops),
             linearization=tuple(outcome.order),

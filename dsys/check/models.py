@@ -128,6 +128,8 @@ def _lookup(state: Registers, key: Any, default: Any) -> Any:
 
 
 def _assign(state: Registers, key: Any, value: Any) -> Registers:
+    if len(state) <= 1 and all(name == key for name, _ in state):
+        return frozenset(((key, value),))  # the common case after splitting by key
     return frozenset([(name, old) for name, old in state if name != key] + [(key, value)])
 
 
@@ -244,7 +246,7 @@ class KVModel(Model[Registers]):
 
     >>> model = KVModel()
     >>> model.describe_state(frozenset({("x", "ab")}))
-    "x = 'ab'"
+    "key x holds 'ab'"
     """
 
     name: ClassVar[str] = "kv"
@@ -289,7 +291,8 @@ class KVModel(Model[Registers]):
         if not state:
             return "every key is empty"
         return "; ".join(
-            f"{key} = {_show(value)}" for key, value in sorted(state, key=lambda i: repr(i[0]))
+            f"key {key} holds {_show(value)}"
+            for key, value in sorted(state, key=lambda i: repr(i[0]))
         )
 
 

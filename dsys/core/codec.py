@@ -199,6 +199,56 @@ def stamps_of(envelope: Mapping[str, Any]) -> dict[str, Any]:
     return stamps
 
 
+_PRIMITIVES = frozenset({int, str, bool, type(None)})
+_INFINITY = float("inf")
+
+
+def _value_shape(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PRIMITIVES:
+        return kind
+    if kind is float:
+        # NaN and infinities cannot be written as JSON: never take the fast path with them.
+        return float if value == value and -_INFINITY < value < _INFINITY else None
+    if kind is tuple:
+        shapes = tuple(_value_shape(v) for v in value)
+        return None if None in shapes else (tuple, shapes)
+    fields = getattr(kind, "__dsys_fields__", None)
+    if fields is not None:
+        shapes = tuple(_value_shape(getattr(value, f)) for f in fields)
+        return None if None in shapes else (kind, shapes)
+    return None
+
+
+def wire_shape(msg: Any, stamps: Mapping[str, Any] | None = None) -> Any:
+    """A hashable description of the types inside ``msg`` (and its stamps), or None.
+
+    None unless ``msg`` is a registered message whose fields hold only JSON primitives
+    (``int``, finite ``float``, ``str``, ``bool``, ``None``), tuples of them and nested
+    messages of them. Two messages with the same shape take the same path through
+    :func:`encode`, :func:`dumps`, :func:`loads` and :func:`decode`, so if one crossed the
+    wire unchanged, so does the other: the simulator uses this to skip repeated checks.
+    """
+    cls = type(msg)
+    getter = getattr(cls, "__dsys_getter__", None)
+    if getter is None:
+        return None
+    # Fast case: every field is a primitive (one C-level pass over the values).
+    types = tuple(map(type, getter(msg)))
+    if _PRIMITIVES.issuperset(types):
+        shape: Any = (cls, types)
+    else:
+        shape = _value_shape(msg)
+    if shape is None:
+        return None
+    if not stamps:
+        return shape
+    stamp_shapes = tuple((k, _value_shape(v)) for k, v in stamps.items())
+    if any(s is None for _, s in stamp_shapes):
+        return None
+    return (shape, stamp_shapes)
+
+
 def holds_mutable(value: Any) -> bool:
     """True if ``value`` (a message or field value) contains a list, dict, set or bytearray.
 

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any, TypeVar, dataclass_transform, overload
 
@@ -90,6 +91,13 @@ def message(
         made: Any = attrs.frozen(c, slots=True) if not attrs.has(c) else c
         tag = name or f"{c.__module__}:{c.__qualname__}"
         made.__dsys_tag__ = tag
+        fields = tuple(a.name for a in attrs.fields(made))
+        made.__dsys_fields__ = fields
+        # Returns the field values as a tuple (used by the codec's fast path).
+        made.__dsys_getter__ = (
+            (lambda m: (getattr(m, fields[0]),)) if len(fields) == 1
+            else operator.attrgetter(*fields) if fields else (lambda m: ())
+        )
         _REGISTRY[tag] = made
         return made
 

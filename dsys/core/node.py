@@ -178,11 +178,13 @@ class Node(_Actor):
     def send(self, dst: str, msg: object) -> None:
         """Send ``msg`` to node ``dst``. Delivery is up to the network: it may be late,
         duplicated, reordered or lost."""
+        ctx = self._ctx
+        if ctx is None:
+            ctx = self._context()  # raises a clear error
         if self._layers:
-            stamps = {layer.name: layer.stamp(dst, msg) for layer in self._layers}
-            self._context().send(dst, msg, stamps)
+            ctx.send(dst, msg, {layer.name: layer.stamp(dst, msg) for layer in self._layers})
         else:
-            self._context().send(dst, msg, None)
+            ctx.send(dst, msg, None)
 
     def set_timer(self, name: str, delay: float) -> None:
         """Arm the timer ``name`` to fire after ``delay`` seconds of this node's clock.

@@ -1,1 +1,49 @@
-"""The lab framework: grading, points, mutants, starter-file export."""
+"""The lab framework: lab folders, graded tests, grading, and students' attempts.
+
+Students use it through the ``dsys lab`` command::
+
+    dsys lab list                       # the labs, their points, your progress
+    dsys lab start lab0 ~/labs/lab0     # copy the starter files out
+    dsys lab test lab0                  # grade your attempt
+
+Instructors write a lab as a folder (see :mod:`dsys.labs.lab`) whose ``grader.py`` uses
+:func:`graded` and :class:`Trial` (see :mod:`dsys.labs.grading`). The library's own tests
+grade every lab's reference solution (it must earn every point) and every mutant in its
+``mutants/`` folder (each must lose points), for every lab folder they find.
+
+Example:
+    >>> from dsys.labs import discover
+    >>> [lab.name for lab in discover()][:1]
+    ['lab0']
+"""
+
+from dsys.labs.grading import (
+    Failure,
+    Grade,
+    GradedTest,
+    Outcome,
+    Trial,
+    grade,
+    graded,
+    load_grader,
+    load_implementation,
+    load_reference,
+)
+from dsys.labs.lab import Lab, discover, find_lab, labs_root
+
+__all__ = [
+    "Failure",
+    "Grade",
+    "GradedTest",
+    "Lab",
+    "Outcome",
+    "Trial",
+    "discover",
+    "find_lab",
+    "grade",
+    "graded",
+    "labs_root",
+    "load_grader",
+    "load_implementation",
+    "load_reference",
+]

@@ -120,7 +120,7 @@ def corrupted(draw: st.DrawFn, events: list[dict[str, Any]], model: str) -> list
     return events
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), model=st.sampled_from(MODELS), keyed=st.booleans())
 def test_histories_of_a_sequential_object_are_linearizable(
     data: st.DataObject, model: str, keyed: bool
@@ -135,7 +135,7 @@ def test_histories_of_a_sequential_object_are_linearizable(
         assert is_valid_linearization(model, part.linearization, same_part)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), model=st.sampled_from(MODELS), keyed=st.booleans(), bad=st.booleans())
 def test_agrees_with_brute_force_on_small_histories(
     data: st.DataObject, model: str, keyed: bool, bad: bool

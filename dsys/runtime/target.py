@@ -1,0 +1,76 @@
+"""Finding a node factory from a command-line TARGET.
+
+A TARGET is ``path/to/file.py:Factory`` or ``package.module:Factory``; ``Factory`` is a
+:class:`~dsys.core.node.Node` subclass or any callable returning a node (a dotted name
+like ``Outer.Inner`` works too).
+
+A file is imported the way ``python path/to/file.py`` would see its neighbours: its folder
+goes first on ``sys.path`` and the module is named after the file (``file``). That name
+matters: message tags are ``module:ClassName``, so every process of a cluster must import
+the messages under the same module name (or give them explicit ``@message(name=...)``).
+
+Example:
+    >>> from dsys.runtime.target import load_target
+    >>> load_target("dsys.demos.pingpong:Ponger").__name__
+    'Ponger'
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dsys.errors import UsageError
+
+
+def load_target(spec: str) -> Callable[[], Any]:
+    """The factory named by ``spec``; a one-line :class:`UsageError` if it cannot be found."""
+    module_part, sep, attribute = spec.rpartition(":")
+    if not sep or not module_part or not attribute:
+        raise UsageError(f"target {spec!r} must look like path/to/file.py:Factory or "
+                         "package.module:Factory")
+    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
+        path = Path(module_part)
+        if not path.is_file():
+            raise UsageError(f"target {spec!r}: file not found: {path}")
+        if path.suffix != ".py":
+            raise UsageError(f"target {spec!r}: {path} is not a .py file")
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        module_name = path.stem
+    else:
+        module_name = module_part
+    module = _import(module_name, spec)
+    obj: Any = module
+    for name in attribute.split("."):
+        try:
+            obj = getattr(obj, name)
+        except AttributeError:
+            raise UsageError(f"target {spec!r}: {module_name} has no {attribute!r}") from None
+    if not callable(obj):
+        raise UsageError(f"target {spec!r} is a {type(obj).__name__}, not a node class or "
+                         "factory")
+    return obj  # type: ignore[no-any-return]
+
+
+def _import(module_name: str, spec: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except SyntaxError as exc:
+        raise UsageError(f"target {spec!r}: syntax error in {exc.filename}, line "
+                         f"{exc.lineno}: {exc.msg}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise UsageError(f"target {spec!r}: no module named {module_name!r} (a file "
+                             "target needs the .py suffix)") from None
+        raise UsageError(f"target {spec!r}: importing it failed: {exc}") from None
+    except Exception as exc:
+        # Name the line that raised: that is what a student needs to fix their module.
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise UsageError(f"target {spec!r}: importing it raised {type(exc).__name__}: "
+                         f"{exc} ({frame.filename}, line {frame.lineno})") from None
