@@ -151,7 +151,7 @@ def main() -> None:
     print("\ncost per simulator event (trace off, codec on), ring with as many tokens as nodes")
     print(f"{'nodes':>6} {'events':>10} {'us/event':>10}")
     for nodes in (10, 100, 1000):
-        delivered, elapsed, events = best(
+        _delivered, elapsed, events = best(
             lambda nodes=nodes: dsys_ring(nodes, n, trace=False, codec=True), repeat)
         print(f"{nodes:>6} {events:>10,} {elapsed / events * 1e6:>10.2f}")
 

@@ -635,7 +635,8 @@ class Simulation:
             self._drop(src, dst, mid, mtype, "partition")
             return
         network = self.network
-        link = network._links.get((src, dst), network.default) if network._links else network.default
+        links = network._links
+        link = links.get((src, dst), network.default) if links else network.default
         rng = self._net_rng
         if link.drop and rng.random() < link.drop:
             self._drop(src, dst, mid, mtype, "loss")
