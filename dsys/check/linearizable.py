@@ -21,6 +21,9 @@ from dsys.check._search import search
 from dsys.check.history import CheckInputError, History, Operation
 from dsys.check.models import Model, get_model, validate_history
 
+#: How many of the operations that could not go next an explanation lists.
+_MAX_STUCK = 10
+
 
 class Verdict(enum.StrEnum):
     """The answer of a check. Its value is the word used in reports and VERDICTS files."""
@@ -106,23 +109,25 @@ class CheckResult:
     def explain(self) -> str:
         """A few sentences saying what was found, in the words of the model."""
         if self.verdict is Verdict.LINEARIZABLE:
-            parts = (
-                f" in {len(self.partitions)} independent parts" if len(self.partitions) > 1 else ""
-            )
+            parts = f" in {self.part_count} independent parts" if self.part_count > 1 else ""
             return f"Linearizable: all {len(self.history)} operations fit{parts}."
         if self.verdict is Verdict.UNKNOWN:
             return (
                 "Undecided: the time limit ran out before the search could finish "
-                f"({self.configurations} configurations explored). Try a longer --timeout."
+                f"({self.configurations} configurations explored). Allow more time (--timeout, "
+                "or timeout= from Python)."
             )
         part = self.failure
         assert part is not None
         describe = self.model.describe_operation
         where = "" if part.key is None else f" (key {part.key!r})"
-        lines = [
-            f"Not linearizable{where}. The longest linearization found places "
-            f"{len(part.linearization)} of {len(part.operations)} operations:"
-        ]
+        if part.linearization:
+            lines = [
+                f"Not linearizable{where}. The longest linearization found places "
+                f"{len(part.linearization)} of {len(part.operations)} operations:"
+            ]
+        else:
+            lines = [f"Not linearizable{where}. No operation can even go first."]
         shown = part.linearization
         if len(shown) > 8:
             lines.append(f"  ... {len(shown) - 6} earlier operations ...")
@@ -133,12 +138,15 @@ class CheckResult:
         for number, op in enumerate(shown, start=first_number):
             lines.append(f"  {number}. p{op.process} {describe(op)}")
         state = self.model.describe_state(part.final_state)
+        when = "after which" if part.linearization else "At the start"
         if part.stuck:
-            lines.append(f"after which {state}, and nothing can go next:")
-            for op, reason in part.stuck:
+            lines.append(f"{when} {state}, and nothing can go next:")
+            for op, reason in part.stuck[:_MAX_STUCK]:
                 lines.append(f"  - p{op.process} {describe(op)}: {reason}")
+            if len(part.stuck) > _MAX_STUCK:
+                lines.append(f"  ... and {len(part.stuck) - _MAX_STUCK} more")
         else:
-            lines.append(f"after which {state}.")
+            lines.append(f"{when} {state}.")
         if part.blocked_by is not None:
             op = part.blocked_by
             lines.append(

@@ -61,6 +61,7 @@ class NodeContext(Protocol):
     def set_timer(self, name: str, delay: float) -> None: ...
     def cancel_timer(self, name: str) -> None: ...
     def log(self, text: str) -> None: ...
+    def note(self, event: str, data: dict[str, Any]) -> None: ...
 
 
 # Set by a host while it calls a node factory, so that ``self.id``, ``self.peers`` and
@@ -200,6 +201,21 @@ class Node(_Actor):
     def log(self, *parts: object) -> None:
         """Write a line to the node's log (it becomes a trace event)."""
         self._context().log(" ".join(str(p) for p in parts))
+
+    def note(self, event: str, **data: Any) -> None:
+        """Record a structured, protocol-level event in the trace (kind ``"note"``).
+
+        Checkers read these: a broadcast module notes ``note("broadcast", id=...)`` and
+        ``note("deliver", id=...)``, a mutex notes ``note("enter")`` and ``note("exit")``.
+        ``data`` must be JSON values.
+
+        Example:
+            >>> from dsys import Node
+            >>> class Voter(Node):
+            ...     def on_start(self) -> None:
+            ...         self.note("voted", term=1, candidate="b")
+        """
+        self._context().note(event, data)
 
     # ----- composition ----------------------------------------------------------------
 
@@ -343,6 +359,11 @@ class Component(_Actor):
     def log(self, *parts: object) -> None:
         """Log a line, prefixed with the component's name."""
         self.node.log(f"[{self.name}]", *parts)
+
+    def note(self, event: str, **data: Any) -> None:
+        """Record a protocol-level trace event (see :meth:`Node.note`), tagged with
+        ``component``: this component's name."""
+        self.node.note(event, component=self.name, **data)
 
 
 class Layer:

@@ -170,6 +170,9 @@ class _SimContext:
     def log(self, text: str) -> None:
         self.sim._record(self.node_id, "log", {"text": text})
 
+    def note(self, event: str, data: dict[str, Any]) -> None:
+        self.sim._record(self.node_id, "note", {"event": event, **data})
+
     def current_op(self) -> dict[str, Any] | None:
         client = self.slot.client
         return None if client is None or client.op is None else dict(client.op)

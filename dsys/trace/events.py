@@ -44,6 +44,7 @@ EVENT_KINDS: dict[str, str] = {
     "invoke": "client",
     "complete": "client",
     "log": "log",
+    "note": "log",
     "violation": "fault",
     "error": "fault",
     "sync": "node",
@@ -97,6 +98,9 @@ class TraceEvent:
                 return f"timer {d.get('name')} cancelled"
             case "log":
                 return str(d.get("text"))
+            case "note":
+                rest = ", ".join(f"{k}={v!r}" for k, v in d.items() if k != "event")
+                return f"{d.get('event')}({rest})"
             case "invoke" | "complete":
                 op = d.get("op", {})
                 key = f" {op.get('key')}" if "key" in op else ""

@@ -43,6 +43,7 @@ STYLES: dict[str, str] = {
     "invoke": "blue",
     "complete": "bold blue",
     "log": "white",
+    "note": "bold white",
     "violation": "bold white on red",
     "error": "bold white on red",
     "sync": "dim",

@@ -103,3 +103,18 @@ def test_trace_digest_changes_when_anything_changes() -> None:
     b = Trace([TraceEvent(0.0, "a", "log", {"text": "y"})])
     c = Trace([TraceEvent(0.1, "a", "log", {"text": "x"})])
     assert len({a.digest(), b.digest(), c.digest()}) == 3
+
+
+def test_notes_are_structured_trace_events() -> None:
+    from dsys import Node
+
+    class Noter(Node):
+        def on_start(self) -> None:
+            self.note("voted", term=2, candidate="b")
+
+    sim = Simulation()
+    sim.add_node("a", Noter)
+    sim.run(until=0.1)
+    (note,) = [e for e in sim.trace if e.kind == "note"]
+    assert note.node == "a" and note.data == {"event": "voted", "term": 2, "candidate": "b"}
+    assert note.describe() == "voted(term=2, candidate='b')"
