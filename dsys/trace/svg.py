@@ -72,7 +72,7 @@ def draw(trace: Trace, *, nodes: list[str] | None = None, height: float = 600.0,
     x_of = {node: LEFT + i * LANE_GAP for i, node in enumerate(lanes)}
     y_of = _y_positions(events, height)
     bottom = (max(y_of.values()) if y_of else TOP) + 40
-    width = LEFT + max(len(lanes) - 1, 0) * LANE_GAP + 120
+    width = LEFT + max(len(lanes) - 1, 0) * LANE_GAP + 180  # room for labels on the last lane
     heading = title or "space-time diagram"
     if len(events) < len(all_events):
         heading += f" (first {len(events)} of {len(all_events)} events)"
