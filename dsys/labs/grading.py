@@ -317,6 +317,7 @@ def grade(
     trace_dir: Path | None = None,
     fail_fast: bool = False,
     on_trial: Callable[[GradedTest, int], None] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Grade:
     """Grade ``impl`` with ``lab``'s graded tests (default: all of them).
 
@@ -324,7 +325,7 @@ def grade(
     ``replay(test_name, seed)`` gives the command that replays a run (it goes into the
     failure and into any simulator report); failing runs' traces are saved in
     ``trace_dir``. ``fail_fast`` stops at the first failing test. ``on_trial`` is called
-    after each run (for progress bars).
+    after each run and ``on_outcome`` after each test (for progress bars).
 
     Example:
         >>> from dsys.labs import find_lab, grade, load_reference
@@ -340,6 +341,8 @@ def grade(
         result = _run_test(lab, impl, test, seeds_for(test, first_seed, runs), replay, trace_dir,
                            on_trial)
         results.append(result)
+        if on_outcome is not None:
+            on_outcome(result)
         if fail_fast and not result.passed:
             break
     return Grade(lab, tuple(results))

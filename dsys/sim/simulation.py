@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import gc
 import heapq
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from random import Random
 from types import MappingProxyType
 from typing import Any
@@ -355,8 +357,6 @@ class Simulation:
 
     def durable_storage(self, node_id: str) -> dict[str, Any]:
         """What a crash of ``node_id`` right now would certainly keep: its synced storage."""
-        import json
-
         slot = self._slot(node_id)
         durable = slot.storage.durable_snapshot() if slot.storage is not None else slot.durable
         return {k: json.loads(v) for k, v in sorted(durable.items())}
@@ -391,9 +391,6 @@ class Simulation:
 
     def save_history(self, path: Any) -> None:
         """Write ``history`` as JSON Lines (the format ``dsys check lin`` reads)."""
-        import json
-        from pathlib import Path
-
         Path(path).write_text("".join(json.dumps(e) + "\n" for e in self.history))
 
     # ----- faults and scenarios ----------------------------------------------------------
