@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from random import Random
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from dsys.sim.simulation import Simulation
 
 FAULTS = ("partition", "isolate", "oneway", "crash", "clock")
+
+
+def _as_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _faults(_: Any, __: Any, value: tuple[str, ...]) -> None:
@@ -52,7 +56,7 @@ def _span(_: Any, attribute: Any, value: tuple[float, float]) -> None:
 class Nemesis:
     """Random faults on a seeded schedule; see the module docstring."""
 
-    faults: tuple[str, ...] = attrs.field(default=("partition", "crash"), converter=tuple,
+    faults: tuple[str, ...] = attrs.field(default=("partition", "crash"), converter=_as_tuple,
                                           validator=_faults)
     interval: tuple[float, float] = attrs.field(default=(0.5, 2.0), validator=_span)
     duration: tuple[float, float] = attrs.field(default=(0.5, 2.0), validator=_span)

@@ -15,6 +15,7 @@ Rules of this file:
 
 from __future__ import annotations
 
+import functools
 import gc
 import heapq
 import json
@@ -395,15 +396,18 @@ class Simulation:
 
     # ----- faults and scenarios ----------------------------------------------------------
 
-    def at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
-        """Call ``fn(*args)`` at virtual time ``time`` (e.g. ``sim.at(1.0, sim.crash, "a")``)."""
+    def at(self, time: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``fn(*args, **kwargs)`` at virtual time ``time``.
+
+        Example: ``sim.at(1.0, sim.crash, "a")``, ``sim.at(2.0, sim.network.update, drop=0.5)``.
+        """
         if time < self._now:
             raise UsageError(f"cannot schedule at {time}: the simulation is already at {self._now}")
-        self._schedule(time, fn, *args)
+        self._schedule(time, functools.partial(fn, **kwargs) if kwargs else fn, *args)
 
-    def after(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
-        """Call ``fn(*args)`` ``delay`` seconds from now."""
-        self.at(self._now + delay, fn, *args)
+    def after(self, delay: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``fn(*args, **kwargs)`` ``delay`` seconds from now."""
+        self.at(self._now + delay, fn, *args, **kwargs)
 
     def crash(self, node_id: str) -> None:
         """Crash ``node_id``: its state, timers and unsynced writes are gone (each unsynced

@@ -245,3 +245,10 @@ def test_sim_at_and_after_run_callbacks_at_their_time() -> None:
     assert seen == [pytest.approx(0.15), 0.3]
     with pytest.raises(UsageError, match="already at"):
         sim.at(0.5, lambda: None)
+
+
+def test_scheduled_calls_take_keyword_arguments() -> None:
+    sim = Simulation()
+    sim.at(0.5, sim.network.update, drop=0.25)
+    sim.run(until=1.0)
+    assert sim.network.default.drop == 0.25
