@@ -319,7 +319,11 @@ class Component(_Actor):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.__dict__.get("default_name"):
+        # A class names itself after itself unless it, or a parent, chose a name on purpose
+        # (so a subclass of a Mutex, e.g. a lab mutant, is still "mutex").
+        if cls.__dict__.get("default_name"):
+            cls._named_explicitly = True
+        elif not getattr(cls, "_named_explicitly", False):
             cls.default_name = cls.__name__.lower()
 
     def _attach(self, node: Node, name: str) -> None:

@@ -9,4 +9,5 @@ DEMOS = {
     "election": "dsys.demos.election",
     "pingpong": "dsys.demos.pingpong",
     "broadcast": "dsys.demos.broadcast",
+    "mutex": "dsys.demos.mutex",
 }

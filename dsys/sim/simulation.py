@@ -413,6 +413,11 @@ class Simulation:
         """Crash ``node_id``: its state, timers and unsynced writes are gone (each unsynced
         write survives or not by a coin flip from the seed). No-op if it is down."""
         slot = self._slot(node_id)
+        if not slot.booted:
+            # Crashed before it started: it will not start until restarted.
+            slot.booted = True
+            self._record(node_id, "crash", {"before_start": True})
+            return
         if slot.node is None:
             return
         assert slot.storage is not None
@@ -597,6 +602,8 @@ class Simulation:
             self._rec((self._now, node, kind, data))
 
     def _boot(self, slot: _Slot, recovered: bool) -> None:
+        if slot.booted and not recovered:
+            return  # crashed before its scheduled start
         slot.booted = True
         storage = Storage(slot.durable)
         peers = self._servers if slot.client is not None else tuple(

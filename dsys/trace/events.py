@@ -99,8 +99,10 @@ class TraceEvent:
             case "log":
                 return str(d.get("text"))
             case "note":
-                rest = ", ".join(f"{k}={v!r}" for k, v in d.items() if k != "event")
-                return f"{d.get('event')}({rest})"
+                rest = ", ".join(f"{k}={v!r}" for k, v in d.items()
+                                 if k not in ("event", "component"))
+                prefix = f"[{d['component']}] " if "component" in d else ""
+                return f"{prefix}{d.get('event')}({rest})"
             case "invoke" | "complete":
                 op = d.get("op", {})
                 key = f" {op.get('key')}" if "key" in op else ""

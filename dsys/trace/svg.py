@@ -39,6 +39,7 @@ COLOURS = {
     "restart": "#2f855a",
     "timer": "#b7791f",
     "log": "#4a5568",
+    "note": "#2c7a7b",
     "client": "#6b46c1",
     "partition": "#97266d",
 }
@@ -151,6 +152,11 @@ def draw(trace: Trace, *, nodes: list[str] | None = None, height: float = 600.0,
         elif e.kind == "timer_fire":
             out.append(f'<g><title>{tip}</title><circle cx="{x}" cy="{y}" r="2.5" '
                        f'fill="{COLOURS["timer"]}"/></g>')
+        elif e.kind == "note":
+            out.append(f'<g><title>{tip}</title><polygon points="{x},{y - 5} {x + 5},{y} '
+                       f'{x},{y + 5} {x - 5},{y}" fill="{COLOURS["note"]}"/><text x="{x + 8}" '
+                       f'y="{y + 4}" fill="{COLOURS["note"]}" font-weight="bold">'
+                       f"{escape(_short(e.describe(), 24))}</text></g>")
         elif e.kind == "log":
             out.append(f'<g><title>{tip}</title><rect x="{x - 3}" y="{y - 3}" width="6" '
                        f'height="6" fill="{COLOURS["log"]}"/><text x="{x + 7}" y="{y + 4}" '

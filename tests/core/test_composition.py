@@ -166,3 +166,20 @@ def test_conflicting_components_and_names_are_rejected() -> None:
         node.add_component(FailureDetector(), name="a/b")
     with pytest.raises(UsageError, match="not running on a host"):
         _ = node.id
+
+
+def test_a_chosen_component_name_is_inherited_and_others_name_themselves() -> None:
+    class Base(Component):
+        default_name = "base"
+
+    class Variant(Base):
+        pass
+
+    class Fresh(Component):
+        pass
+
+    class FreshChild(Fresh):
+        pass
+
+    assert Variant.default_name == "base"
+    assert Fresh.default_name == "fresh" and FreshChild.default_name == "freshchild"

@@ -252,3 +252,13 @@ def test_scheduled_calls_take_keyword_arguments() -> None:
     sim.at(0.5, sim.network.update, drop=0.25)
     sim.run(until=1.0)
     assert sim.network.default.drop == 0.25
+
+
+def test_crashing_a_node_before_it_starts_keeps_it_down_until_restarted() -> None:
+    sim = Simulation()
+    sim.add_node("a", Counter)
+    sim.crash("a")
+    sim.run(until=0.1)
+    assert sim.node("a") is None and sim.crashed == ("a",)
+    sim.restart("a")
+    assert sim.node("a").started == "recover"
