@@ -313,6 +313,7 @@ class Component(_Actor):
 
     messages: ClassVar[tuple[type, ...]] = ()
     default_name: ClassVar[str] = ""
+    _named_explicitly: ClassVar[bool] = False
 
     node: Node
     name: str

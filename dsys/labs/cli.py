@@ -1,10 +1,300 @@
-"""``dsys`` subcommands of dsys.labs (being written)."""
+"""``dsys lab list|start|test``: the labs, from a student's terminal.
+
+* ``dsys lab list``: every lab with its topic, its points and the state of your attempt.
+* ``dsys lab start LAB DIR``: copy the lab's starter files and handout into ``DIR``.
+* ``dsys lab test LAB``: grade your attempt (or ``--impl FILE``, or ``--reference``) over
+  many seeds, with a progress bar, points per test and, for each failing test, the seed,
+  what went wrong, the last trace events, where the full trace was saved, and the one
+  command that replays exactly that failure. Exits 0 only when every graded test passes.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from dsys.errors import UsageError
+from dsys.labs import attempts
+from dsys.labs.grading import (
+    Failure,
+    Grade,
+    GradedTest,
+    Outcome,
+    grade,
+    load_grader,
+    load_implementation,
+    load_reference,
+    seeds_for,
+)
+from dsys.labs.lab import Lab, discover, find_lab
+
+#: Where ``dsys lab test`` saves the traces of failing runs, relative to the current folder.
+TRACE_DIR = Path(".dsys") / "traces"
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add this package's commands."""
+    """Add the ``lab`` command group."""
+    lab = subparsers.add_parser("lab", help="list, start and grade the labs",
+                                description="Labs: guided exercises, graded by simulation.")
+    sub = lab.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
+
+    listing = sub.add_parser("list", help="the labs, their points and your progress")
+    listing.set_defaults(func=list_labs)
+
+    start = sub.add_parser("start", help="copy a lab's starter files into a folder")
+    start.add_argument("lab", metavar="LAB", help="the lab (e.g. lab0; see `dsys lab list`)")
+    start.add_argument("folder", metavar="DIR", help="where to put the files (created if needed)")
+    start.add_argument("--force", action="store_true",
+                       help="overwrite files that exist (your changes to them are lost)")
+    start.set_defaults(func=start_lab)
+
+    test = sub.add_parser(
+        "test", help="grade an implementation of a lab",
+        description="Grade an implementation over many seeds. Without --impl or --reference, "
+        "grade your attempt (the folder `dsys lab start` made).")
+    test.add_argument("lab", metavar="LAB", help="the lab (e.g. lab0; see `dsys lab list`)")
+    which = test.add_mutually_exclusive_group()
+    which.add_argument("--impl", metavar="PATH",
+                       help="grade this Python file (a solution, or a mutant: a path such as "
+                            "mutants/no_dedup.py is also looked up in the lab's folder)")
+    which.add_argument("--reference", action="store_true", help="grade the reference solution")
+    test.add_argument("--seed", type=int, default=None, metavar="N",
+                      help="run only seed N (with --runs: seeds N, N+1, ...); replays a failure")
+    test.add_argument("--runs", type=int, default=None, metavar="N",
+                      help="run each test over N seeds instead of its default")
+    test.add_argument("--test", action="append", metavar="NAME", dest="tests",
+                      help="grade only this test (repeatable)")
+    test.add_argument("-x", "--exitfirst", action="store_true",
+                      help="stop at the first failing test")
+    test.add_argument("--trace-dir", default=str(TRACE_DIR), metavar="DIR",
+                      help=f"where traces of failing runs are saved (default {TRACE_DIR})")
+    test.set_defaults(func=run_tests)
+
+
+# ----- list --------------------------------------------------------------------------------------
+
+
+def _status(lab: Lab) -> Text:
+    attempt = attempts.find_attempt(lab)
+    if attempt is None:
+        return Text("not started", style="dim")
+    if attempt.earned is None or attempt.total is None:
+        return Text(f"started in {attempt.folder}", style="yellow")
+    style = "bold green" if attempt.earned == attempt.total else "yellow"
+    return Text(f"{attempt.earned}/{attempt.total} in {attempt.folder}", style=style)
+
+
+def list_labs(args: argparse.Namespace) -> int:
+    """``dsys lab list``."""
+    table = Table(title="dsys labs")
+    table.add_column("lab", style="bold")
+    table.add_column("title / topic")
+    table.add_column("points", justify="right")
+    table.add_column("your attempt")
+    for lab in discover():
+        points = sum(test.points for test in load_grader(lab))
+        aliases = f"\n[dim]also: {', '.join(lab.aliases)}[/dim]" if lab.aliases else ""
+        about = f"{escape(lab.title)}\n[dim]{escape(lab.topic)}[/dim]"
+        table.add_row(f"{lab.name}{aliases}", about, str(points), _status(lab))
+    console = Console()
+    console.print(table)
+    console.print("[dim]start one: dsys lab start LAB DIR   grade it: dsys lab test LAB[/dim]")
+    return 0
+
+
+# ----- start -------------------------------------------------------------------------------------
+
+
+def start_lab(args: argparse.Namespace) -> int:
+    """``dsys lab start LAB DIR``."""
+    lab = find_lab(args.lab)
+    folder = Path(args.folder)
+    written = attempts.start(lab, folder, force=args.force)
+    console = Console()
+    console.print(f"[bold]{lab.name}[/bold]: {escape(lab.title)}")
+    for path in written:
+        console.print(f"  wrote {escape(str(path))}")
+    console.print(f"\nRead {escape(str(folder / 'README.md'))}, edit "
+                  f"{escape(str(folder / lab.implementation))}, then grade it:")
+    console.print(f"  dsys lab test {lab.name}", highlight=False)
+    return 0
+
+
+# ----- test --------------------------------------------------------------------------------------
+
+
+def _target(lab: Lab, args: argparse.Namespace
+            ) -> tuple[ModuleType, str, str, attempts.Attempt | None]:
+    """The implementation to grade, how to describe it, the replay option, the attempt."""
+    if args.reference:
+        described = f"the reference solution ({lab.reference})"
+        return load_reference(lab), described, " --reference", None
+    if args.impl is not None:
+        path = _find_file(lab, Path(args.impl))
+        return (load_implementation(lab, path), str(path),
+                f" --impl {shlex.quote(args.impl)}", None)
+    attempt = attempts.find_attempt(lab)
+    if attempt is None:
+        raise UsageError(
+            f"no attempt at {lab.name} found: start one with `dsys lab start {lab.name} DIR`, "
+            "or grade a file with --impl PATH"
+        )
+    path = attempt.implementation_path
+    if not path.is_file():
+        raise UsageError(f"your attempt at {lab.name} should be in {path}, but that file is gone; "
+                         f"start again with `dsys lab start {lab.name} DIR`, or use --impl PATH")
+    return load_implementation(lab, path), str(path), "", attempt
+
+
+def _find_file(lab: Lab, given: Path) -> Path:
+    """``given`` if it exists, else the same path inside the lab's folder, so that
+    ``--impl mutants/no_dedup.py`` and ``--impl labs/lab0/mutants/no_dedup.py`` work from
+    any folder, including with an installed wheel (whose labs are inside the package)."""
+    if given.exists():
+        return given
+    candidates = [lab.path / given]
+    parts = given.parts
+    if len(parts) > 2 and parts[0] == "labs" and parts[1] in lab.names():
+        candidates.append(lab.path.joinpath(*parts[2:]))
+    return next((c for c in candidates if c.is_file()), given)
+
+
+def _select(all_tests: list[GradedTest], names: list[str] | None, lab: Lab) -> list[GradedTest]:
+    if not names:
+        return all_tests
+    by_name = {test.name: test for test in all_tests}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise UsageError(f"{lab.name} has no test {', '.join(map(repr, unknown))}; its tests: "
+                         f"{', '.join(by_name)}")
+    return [by_name[name] for name in dict.fromkeys(names)]
+
+
+def run_tests(args: argparse.Namespace) -> int:
+    """``dsys lab test LAB``."""
+    if args.runs is not None and args.runs < 1:
+        raise UsageError(f"--runs must be at least 1, got {args.runs}")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    lab = find_lab(args.lab)
+    impl, description, option, attempt = _target(lab, args)
+    all_tests = load_grader(lab)
+    tests = _select(all_tests, args.tests, lab)
+    first_seed = args.seed or 0
+    runs = args.runs if args.runs is not None or args.seed is None else 1
+
+    def replay(test: str, seed: int) -> str:
+        return f"dsys lab test {lab.name}{option} --test {test} --seed {seed}"
+
+    console = Console()
+    console.print(f"[bold]Grading {lab.name}[/bold]: {escape(lab.title)}")
+    console.print(f"implementation: {escape(description)}", highlight=False)
+    total_runs = sum(len(seeds_for(test, first_seed, runs)) for test in tests)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("grading", total=total_runs)
+
+        def on_trial(test: GradedTest, seed: int) -> None:
+            progress.update(task, advance=1, description=f"{test.name} seed {seed}")
+
+        def on_outcome(outcome: Outcome) -> None:
+            # A failing test stops early: count its remaining seeds as done.
+            skipped = len(seeds_for(outcome.test, first_seed, runs)) - len(outcome.seeds)
+            progress.update(task, advance=skipped)
+
+        result = grade(lab, impl, tests=tests, first_seed=first_seed, runs=runs, replay=replay,
+                       trace_dir=Path(args.trace_dir), fail_fast=args.exitfirst,
+                       on_trial=on_trial, on_outcome=on_outcome)
+    for index, failure in enumerate(result.failures):
+        console.print(_failure_panel(failure, result, full=index == 0))
+    if len(result.failures) > 1:
+        console.print("[dim]Fix the first failure first: the others often have the same "
+                      "cause. Each replay command shows one failure in full.[/dim]")
+    console.print(_summary(result, tests))
+    partial = len(result.results) < len(all_tests) or args.seed is not None or args.runs is not None
+    if partial:
+        console.print("[dim]A partial grading (chosen tests or seeds): the full grade runs every "
+                      f"test over its own seeds: dsys lab test {lab.name}{option}[/dim]",
+                      highlight=False)
+    elif attempt is not None:
+        attempts.record_grade(attempt, result.earned, result.total)
+    return 0 if result.passed else 1
+
+
+def _summary(result: Grade, tests: list[GradedTest]) -> Group:
+    table = Table(title=f"{result.lab.name}: points per test")
+    table.add_column("test")
+    table.add_column("result")
+    table.add_column("seeds", justify="right")
+    table.add_column("points", justify="right")
+    for outcome in result.results:
+        if outcome.failure is None:
+            verdict, seeds = Text("pass", style="bold green"), f"{len(outcome.seeds)} passed"
+        else:
+            verdict = Text("FAIL", style="bold red")
+            seeds = f"failed on seed {outcome.failure.seed}"
+        table.add_row(outcome.test.name, verdict, seeds,
+                      f"{outcome.earned}/{outcome.test.points}")
+    graded_names = {outcome.test.name for outcome in result.results}
+    for test in tests:
+        if test.name not in graded_names:  # --exitfirst stopped before it
+            table.add_row(test.name, Text("not run", style="dim"), "", f"0/{test.points}")
+    style = "bold green" if result.passed else "bold red"
+    total = sum(test.points for test in tests)
+    score = Text(f"Score: {result.earned}/{total}", style=style)
+    if result.passed:
+        score.append("  every graded test passed", style="green")
+    else:
+        score.append(f"  {len(result.failures)} test(s) failed; replay one with the command "
+                     "shown above it", style="red")
+    return Group(table, score)
+
+
+def _failure_panel(failure: Failure, result: Grade, *, full: bool) -> Panel:
+    """A failure, ``full`` with the trace excerpt and output, or in short."""
+    title = next(o.test.title for o in result.results if o.test.name == failure.test)
+    body = Text()
+    body.append(f"{title}\n", style="italic")
+    body.append(f"seed {failure.seed}: ", style="bold")
+    if not full:
+        body.append(f"{failure.message.splitlines()[0]}\n", style="red")
+        body.append("replay: ", style="bold")
+        body.append(failure.replay, style="bold cyan")
+        return Panel(body, title=f"FAIL {failure.test} (seed {failure.seed})",
+                     title_align="left", border_style="red")
+    body.append(f"{failure.message}\n", style="red")
+    if failure.where:
+        body.append("where: ", style="bold")
+        body.append(f"{failure.where}\n")
+    if failure.output:
+        body.append("your program printed (last lines):\n", style="bold")
+        body.append(failure.output + "\n", style="dim")
+    if failure.excerpt:
+        body.append("last trace events:\n", style="bold")
+        body.append(failure.excerpt + "\n")
+    for path in failure.trace_paths:
+        body.append("full trace: ", style="bold")
+        body.append(f"{path}  (view: dsys trace show {shlex.quote(str(path))}; draw: "
+                    f"dsys trace svg {shlex.quote(str(path))} -o trace.svg)\n")
+    body.append("replay: ", style="bold")
+    body.append(failure.replay, style="bold cyan")
+    return Panel(body, title=f"FAIL {failure.test} (seed {failure.seed})", title_align="left",
+                 border_style="red")

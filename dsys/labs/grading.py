@@ -44,10 +44,10 @@ import importlib.util
 import io
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from random import Random
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import Any
 
 import attrs
@@ -58,6 +58,7 @@ from dsys.labs.lab import Lab
 from dsys.sim.network import Network
 from dsys.sim.report import SimulationError, replay_command
 from dsys.sim.simulation import Simulation
+from dsys.trace.events import format_events
 
 #: A simulation that processes more events than this in one trial is stuck in a loop (a
 #: timer re-armed with delay 0, messages bouncing forever) and fails the trial.
@@ -98,7 +99,8 @@ def graded(*, points: int, runs: int = 20) -> Callable[[TestFunction], GradedTes
     def wrap(func: TestFunction) -> GradedTest:
         doc = (func.__doc__ or "").strip()
         if not doc:
-            raise ConfigError(f"graded test {func.__name__} needs a docstring saying what it checks")
+            raise ConfigError(
+                f"graded test {func.__name__} needs a docstring saying what it checks")
         return GradedTest(func.__name__, points, runs, func, doc.splitlines()[0])
 
     return wrap
@@ -294,7 +296,8 @@ def load_reference(lab: Lab) -> ModuleType:
     try:
         module = importlib.import_module(lab.reference)
     except ImportError as exc:
-        raise ConfigError(f"{lab.name}: cannot import its reference {lab.reference}: {exc}") from None
+        raise ConfigError(
+            f"{lab.name}: cannot import its reference {lab.reference}: {exc}") from None
     return _check_interface(lab, module, lab.reference)
 
 
@@ -390,12 +393,18 @@ def run_trial(lab: Lab, impl: ModuleType, test: GradedTest, seed: int, *, replay
         test=test.name,
         seed=seed,
         message=message,
-        excerpt=sim.trace.tail(EXCERPT_EVENTS) if sim is not None else "",
+        excerpt=_excerpt(sim) if sim is not None else "",
         replay=replay,
         trace_paths=tuple(paths),
         where=where,
         output="\n".join(output.getvalue().splitlines()[-10:]),
     )
+
+
+def _excerpt(sim: Simulation) -> str:
+    # The violation or error event repeats the failure message: show what led to it.
+    events = [e for e in sim.trace if e.kind not in ("violation", "error")]
+    return format_events(events[-EXCERPT_EVENTS:])
 
 
 def _explain(exc: Exception, impl: ModuleType) -> tuple[str, str | None]:
@@ -419,23 +428,17 @@ _MACHINERY = tuple(
 )
 
 
-def _frames(exc: BaseException) -> Iterator[traceback.FrameSummary]:
-    tb: TracebackType | None = exc.__traceback__
-    yield from traceback.extract_tb(tb)
-
-
 def _where(exc: BaseException | None, preferred: set[str]) -> str | None:
     """``file:line in function`` of the deepest frame of ``exc`` in a preferred file, else
     the deepest frame outside dsys's machinery."""
     if exc is None:
         return None
-    frames = list(_frames(exc))
-    for predicate in (
-        lambda f: str(Path(f.filename).resolve()) in preferred,
-        lambda f: not str(Path(f.filename).resolve()).startswith(_MACHINERY),
-    ):
-        chosen = [f for f in frames if predicate(f)]
-        if chosen:
-            frame = chosen[-1]
-            return f"{frame.filename}:{frame.lineno} in {frame.name}"
-    return None
+    frames = traceback.extract_tb(exc.__traceback__)
+    paths = [str(Path(frame.filename).resolve()) for frame in frames]
+    mine = [f for f, path in zip(frames, paths, strict=True) if path in preferred]
+    outside = [f for f, path in zip(frames, paths, strict=True) if not path.startswith(_MACHINERY)]
+    chosen = mine or outside
+    if not chosen:
+        return None
+    frame = chosen[-1]
+    return f"{frame.filename}:{frame.lineno} in {frame.name}"

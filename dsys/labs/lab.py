@@ -16,7 +16,7 @@ A lab is a folder (its name, e.g. ``lab0``, is the lab's name) holding:
     known-buggy implementations: the grader must take points from every one.
 
 The labs live in the ``labs/`` folder of a clone of dsys, and are shipped inside the
-installed package (``dsys/labs/lab-folders``, a link to that folder in a clone), so the
+installed package (``dsys/labs/.lab-folders``, a link to that folder in a clone), so the
 same commands work from a clone and from an installed wheel. ``DSYS_LABS=DIR`` points
 dsys at another folder of labs (an instructor's own, for example).
 
@@ -45,9 +45,10 @@ from dsys.errors import ConfigError, UsageError
 LABS_ENV = "DSYS_LABS"
 
 #: The bundled labs, relative to this package. In a clone it is a symbolic link to the
-#: repository's ``labs/`` folder; building a wheel copies the files themselves. The name is
-#: not a Python identifier on purpose: import machinery and type checkers leave it alone.
-BUNDLED = Path(__file__).parent / "lab-folders"
+#: repository's ``labs/`` folder; building a wheel copies the files themselves. The name
+#: starts with a dot on purpose: type checkers, linters and importers skip it (a lab's
+#: files are not modules of dsys, and two labs may both have a ``grader.py``).
+BUNDLED = Path(__file__).parent / ".lab-folders"
 
 #: The ``labs/`` folder of a clone (used when the link above is not materialized, e.g. on a
 #: file system without symbolic links).

@@ -1,10 +1,125 @@
-"""``dsys`` subcommands of dsys.runtime (being written)."""
+"""``dsys run``, ``dsys cluster up`` and ``dsys maelstrom``: nodes as real processes.
+
+The heavy imports (trio, the host) happen inside the commands, so ``dsys --help`` stays
+fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from typing import Any
+
+from dsys.errors import DsysError, UsageError
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add this package's commands."""
+    """Add the ``run``, ``cluster`` and ``maelstrom`` commands."""
+    run = subparsers.add_parser(
+        "run", help="run one node of a cluster file as a real network process",
+        description="Run node ID of the cluster file as a process that talks to its peers "
+                    "over TCP or UDP. Stops cleanly on Ctrl-C or SIGTERM.")
+    run.add_argument("target", nargs="?", metavar="TARGET",
+                     help="path/to/file.py:Factory or package.module:Factory (default: the "
+                          "node's target in the cluster file)")
+    run.add_argument("--node", required=True, metavar="ID", help="which node of the file")
+    run.add_argument("--cluster", required=True, metavar="FILE", help="the cluster file (TOML)")
+    run.add_argument("--trace", metavar="FILE", help="append trace events (JSON Lines) here")
+    run.add_argument("--data", metavar="DIR",
+                     help="keep node.storage in this directory (default: in memory only)")
+    run.add_argument("--status", metavar="FILE",
+                     help="rewrite this JSON file with the node's counters twice a second")
+    run.add_argument("--seed", type=int, default=None, help="seed node.rng")
+    run.add_argument("--quiet", action="store_true", help="do not print the node's log lines")
+    run.set_defaults(func=_run)
+
+    cluster = subparsers.add_parser("cluster", help="run a whole cluster file on this machine")
+    actions = cluster.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
+    up = actions.add_parser(
+        "up", help="start every node as a process, show a live status, stop all on Ctrl-C")
+    up.add_argument("file", metavar="FILE", help="the cluster file (TOML)")
+    up.add_argument("target", nargs="?", metavar="TARGET",
+                    help="the factory of every node without a target in the file")
+    up.add_argument("--trace-dir", metavar="DIR", help="write DIR/<node>.jsonl traces")
+    up.add_argument("--data-dir", metavar="DIR", help="keep each node's storage in DIR/<node>")
+    up.add_argument("--log-dir", metavar="DIR",
+                    help="node output and status files (default: a new temporary folder)")
+    up.add_argument("--for", dest="duration", type=float, default=None, metavar="SECONDS",
+                    help="stop everything after this many seconds")
+    up.set_defaults(func=_cluster_up)
+
+    maelstrom = subparsers.add_parser(
+        "maelstrom", help="run a node that speaks Maelstrom's JSON protocol on stdin/stdout",
+        description="Run a dsys node as a Maelstrom binary (Jepsen's Maelstrom, Gossip "
+                    "Glomers). Messages on stdin/stdout, logs and print() on stderr.")
+    maelstrom.add_argument("target", metavar="TARGET",
+                           help="path/to/file.py:Factory or package.module:Factory")
+    maelstrom.add_argument("--trace-dir", metavar="DIR", help="write DIR/<node id>.jsonl traces")
+    maelstrom.add_argument("--data-dir", metavar="DIR",
+                           help="keep each node's storage in DIR/<node id>")
+    maelstrom.add_argument("--seed", type=int, default=None, help="seed node.rng")
+    maelstrom.set_defaults(func=_maelstrom)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dsys.runtime.config import load_cluster
+    from dsys.runtime.host import NodeHost
+    from dsys.runtime.target import load_target
+
+    cluster = load_cluster(args.cluster)
+    cluster.node(args.node)
+    spec = args.target or cluster.target_of(args.node)
+    if spec is None:
+        raise UsageError(f"no TARGET: pass one (dsys run app.py:Factory ...) or give node "
+                         f"{args.node} a target in {cluster.source}")
+    host = NodeHost(load_target(spec), args.node, cluster, trace=args.trace,
+                    data_dir=args.data, status_file=args.status, handle_signals=True,
+                    echo_logs=not args.quiet, seed=args.seed)
+    _run_trio(host.run)
+    stats = host.statistics()
+    refused = sum(stats.rejected.values())
+    print(f"dsys[{args.node}]: stopped after {stats.uptime:.1f} s: {stats.messages_in} "
+          f"message(s) in, {stats.messages_out} out, {stats.handler_errors} handler "
+          f"error(s), {refused} frame(s) refused", file=sys.stderr)
+    return 0
+
+
+def _cluster_up(args: argparse.Namespace) -> int:
+    from dsys.runtime.cluster import cluster_up
+
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError(f"--for must be positive, got {args.duration}")
+    return cluster_up(args.file, args.target, trace_dir=args.trace_dir, data_dir=args.data_dir,
+                      log_dir=args.log_dir, duration=args.duration)
+
+
+def _maelstrom(args: argparse.Namespace) -> int:
+    # Maelstrom reads stdout as the protocol: keep the real stdout for messages and send
+    # everything else that prints (print() in a student's node, say) to stderr, its log.
+    output = sys.stdout.buffer
+    sys.stdout = sys.stderr
+    from dsys.runtime.maelstrom import MaelstromHost
+    from dsys.runtime.target import load_target
+
+    host = MaelstromHost(load_target(args.target), trace_dir=args.trace_dir,
+                         data_dir=args.data_dir, output=output, seed=args.seed)
+    _run_trio(host.run)
+    return 0
+
+
+def _run_trio(main: Callable[[], Any]) -> None:
+    import trio
+
+    try:
+        trio.run(main)
+    except BaseExceptionGroup as group:
+        # A one-line error raised inside a nursery arrives wrapped in a group: unwrap it
+        # so the CLI can print it as one line.
+        errors, others = group.split(DsysError)
+        if errors is None or others is not None:
+            raise
+        first: BaseException = errors
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None

@@ -41,6 +41,7 @@ Example:
 from __future__ import annotations
 
 import ipaddress
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -152,7 +153,7 @@ class ClusterConfig:
         return target
 
 
-def load_cluster(path: str | Path) -> ClusterConfig:
+def load_cluster(path: str | os.PathLike[str]) -> ClusterConfig:
     """Read and validate the cluster file at ``path``.
 
     Raises :class:`~dsys.errors.ConfigError` (one line, naming the file) for any problem.

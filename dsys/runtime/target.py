@@ -55,7 +55,7 @@ def load_target(spec: str) -> Callable[[], Any]:
     if not callable(obj):
         raise UsageError(f"target {spec!r} is a {type(obj).__name__}, not a node class or "
                          "factory")
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def _import(module_name: str, spec: str) -> Any:

@@ -257,7 +257,8 @@ class Wire:
         if not isinstance(src, str) or not src or not isinstance(dst, str):
             raise Rejected("malformed", "src and dst must be non-empty strings")
         for name, value in (("boot", boot), ("seq", seq)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_COUNTER:
+            if (isinstance(value, bool) or not isinstance(value, int)
+                    or not 0 <= value <= _MAX_COUNTER):
                 raise Rejected("malformed", f"{name} must be an integer in 0..2**64-1")
         return src, dst, boot, seq, obj["msg"]
 
@@ -278,18 +279,26 @@ def _decode_message(envelope: Any) -> Any:
     return message
 
 
+def _json_loads(data: bytes) -> Any:
+    try:
+        text = data.decode("utf-8")  # faster than letting json guess the encoding
+    except UnicodeDecodeError as exc:
+        raise CodecError(f"malformed JSON: {exc}") from None
+    return codec.loads(text)
+
+
 def _serializers(name: str) -> tuple[Any, Any]:
     if name == "json":
-        return codec.dumps, codec.loads
+        return codec.dumps, _json_loads
     try:
-        import msgpack
+        import msgpack  # type: ignore[import-untyped]
     except ImportError:
         raise ConfigError("codec = \"msgpack\" needs the msgpack package: "
                           "pip install 'dsys[msgpack]'") from None
 
     def dumps(obj: Any) -> bytes:
         try:
-            return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+            return msgpack.packb(obj, use_bin_type=True)
         except (TypeError, ValueError, OverflowError) as exc:
             raise CodecError(f"not msgpack-serialisable: {exc}") from None
 
