@@ -229,11 +229,12 @@ def run_tests(args: argparse.Namespace) -> int:
         console.print("[dim]Fix the first failure first: the others often have the same "
                       "cause. Each replay command shows one failure in full.[/dim]")
     console.print(_summary(result, tests))
-    partial = len(result.results) < len(all_tests) or args.seed is not None or args.runs is not None
-    if partial:
-        console.print("[dim]A partial grading (chosen tests or seeds): the full grade runs every "
-                      f"test over its own seeds: dsys lab test {lab.name}{option}[/dim]",
-                      highlight=False)
+    chosen = len(tests) < len(all_tests) or args.seed is not None or args.runs is not None
+    stopped = len(result.results) < len(tests)
+    if chosen or stopped:
+        why = "chosen tests or seeds" if chosen else "stopped at the first failure"
+        console.print(f"[dim]A partial grading ({why}): the full grade runs every test over its "
+                      f"own seeds: dsys lab test {lab.name}{option}[/dim]", highlight=False)
     elif attempt is not None:
         attempts.record_grade(attempt, result.earned, result.total)
     return 0 if result.passed else 1

@@ -134,9 +134,11 @@ def labs_root() -> Path:
         if not root.is_dir():
             raise UsageError(f"{LABS_ENV}={override} is not a folder")
         return root
-    for candidate in (BUNDLED, SOURCE):
-        if candidate.is_dir():
-            return candidate
+    if BUNDLED.is_dir():
+        return BUNDLED
+    # Only in a clone (beside pyproject.toml): not some other package's labs/ folder.
+    if SOURCE.is_dir() and (SOURCE.parent / "pyproject.toml").is_file():
+        return SOURCE
     raise ConfigError(
         "cannot find the labs: this installation of dsys has no lab folders "
         f"(looked in {BUNDLED} and {SOURCE}); reinstall dsys or set {LABS_ENV}=DIR"

@@ -1,0 +1,162 @@
+"""MkDocs hooks: pages and pictures made at build time, from the code itself.
+
+* Each lab's handout, ``labs/NAME/README.md``, becomes the page ``labs/NAME.md`` (nothing
+  is copied by hand), and is added to the "Labs" section of the navigation. On
+  ``labs/index.md``, the marker ``<!-- labs-table -->`` becomes a table of the labs.
+* Space-time diagrams are drawn from real simulation runs: a page's diagram markers (see
+  ``docs/examples.py``) run the page's own examples and draw the named simulation, and
+  each ``docs/gen_*.py`` script draws the pictures of its pages (the checker's, mutual
+  exclusion's...): its ``main(out_dir)`` writes them into ``out_dir``. The pictures are
+  published under ``assets/generated/``; they are made in memory at every build, so
+  there is nothing to commit and ``mkdocs serve`` does not rebuild in a loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import logging
+import posixpath
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+GENERATED = "assets/generated"
+LABS_TABLE = "<!-- labs-table -->"
+
+log = logging.getLogger("mkdocs.hooks.dsys")
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+examples = _load("dsys_docs_examples", DOCS / "examples.py")
+
+
+def _labs() -> list[Any]:
+    from dsys.labs import discover
+
+    return discover(ROOT / "labs")
+
+
+# ----- navigation: one page per lab ---------------------------------------------------------
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    for section in config.nav or []:
+        if isinstance(section, dict) and "Labs" in section:
+            entries = section["Labs"]
+            listed = {str(e) if isinstance(e, str) else next(iter(e.values())) for e in entries}
+            for lab in _labs():
+                page = f"labs/{lab.name}.md"
+                if page not in listed:
+                    entries.append({f"{lab.name}: {lab.title}": page})
+    return config
+
+
+# ----- files: lab pages and generated pictures ----------------------------------------------
+
+
+def _put(files: Files, config: MkDocsConfig, src_uri: str, content: str | bytes) -> None:
+    existing = files.get_file_from_path(src_uri)
+    if existing is not None:  # a copy made by hand, or by an earlier generator run
+        files.remove(existing)
+    files.append(File.generated(config, src_uri, content=content))
+
+
+def _draw_page_diagrams(text: str, page: str) -> dict[str, str]:
+    """Run a page's examples and draw its diagrams: file name -> SVG."""
+    from dsys.trace import svg
+
+    drawn: dict[str, str] = {}
+    if not examples.diagrams(text):
+        return drawn
+    with tempfile.TemporaryDirectory() as folder, examples.in_folder(Path(folder)):
+        for block, _printed, namespace in examples.run(text, page):
+            for diagram in block.diagrams:
+                sim = namespace.get(diagram.var)
+                if sim is None or not hasattr(sim, "trace"):
+                    raise ValueError(f"{page}: diagram {diagram.file}: no simulation named "
+                                     f"{diagram.var!r} after the block at line {block.line}")
+                trace = sim.trace
+                if diagram.kinds is not None:
+                    trace = trace.filter(kinds=diagram.kinds)
+                drawn[diagram.file] = svg.draw(trace, title=diagram.caption)
+    return drawn
+
+
+def _generator_pictures() -> dict[str, bytes]:
+    """Run every ``docs/gen_*.py`` (each has ``main(out_dir)``) and collect its pictures."""
+    pictures: dict[str, bytes] = {}
+    for script in sorted(DOCS.glob("gen_*.py")):
+        module = _load(f"dsys_docs_{script.stem}", script)
+        with tempfile.TemporaryDirectory() as folder:
+            with contextlib.redirect_stdout(io.StringIO()):
+                module.main(Path(folder))
+            for path in sorted(Path(folder).iterdir()):
+                if path.is_file():
+                    if path.name in pictures:
+                        raise ValueError(f"two generators make {GENERATED}/{path.name}")
+                    pictures[path.name] = path.read_bytes()
+    return pictures
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    for lab in _labs():
+        text = lab.readme.read_text(encoding="utf-8")
+        _put(files, config, f"labs/{lab.name}.md", text)
+    pictures: dict[str, str | bytes] = {}
+    for file in list(files.documentation_pages()):
+        text = file.content_string
+        for name, picture in _draw_page_diagrams(text, file.src_uri).items():
+            if name in pictures:
+                raise ValueError(f"two pages draw {GENERATED}/{name}; give one another name")
+            pictures[name] = picture
+    for name, picture in _generator_pictures().items():
+        if name in pictures:
+            raise ValueError(f"a page and a generator both make {GENERATED}/{name}")
+        pictures[name] = picture
+    for name, picture in pictures.items():
+        _put(files, config, f"{GENERATED}/{name}", picture)
+    log.info("dsys hooks: %d lab page(s), %d generated picture(s)", len(_labs()), len(pictures))
+    return files
+
+
+# ----- page text: diagram markers become images, the labs table --------------------------------
+
+
+def _labs_table(page: Page) -> str:
+    from dsys.labs import load_grader
+
+    rows = ["| lab | topic | points |", "| --- | --- | ---: |"]
+    for lab in _labs():
+        points = sum(test.points for test in load_grader(lab))
+        link = posixpath.relpath(f"labs/{lab.name}.md", posixpath.dirname(page.file.src_uri))
+        rows.append(f"| [{lab.name}: {lab.title}]({link}) | {lab.topic} | {points} |")
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    folder = posixpath.dirname(page.file.src_uri)
+    for diagram in examples.diagrams(markdown):
+        target = posixpath.relpath(f"{GENERATED}/{diagram.file}", folder)
+        image = f'![{diagram.caption}]({target}){{ loading="lazy" }}'
+        markdown = markdown.replace(diagram.marker, image)
+    if LABS_TABLE in markdown:
+        markdown = markdown.replace(LABS_TABLE, _labs_table(page))
+    return markdown

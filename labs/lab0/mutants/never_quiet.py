@@ -1,0 +1,23 @@
+"""Mutant: the client keeps its retry timer running after the last acknowledgement.
+
+Everything is delivered, exactly once and in order, but the client never falls silent: it
+retransmits its last request forever, wasting the network (and the server's time) after
+the work is done.
+"""
+
+from __future__ import annotations
+
+from dsys.labs.solutions import lab0
+from dsys.labs.solutions.lab0 import RETRY, RETRY_TIMEOUT, Request, Server
+
+__all__ = ["Client", "Server"]
+
+
+class Client(lab0.Client):
+    def finish(self) -> None:
+        self.log("all requests acknowledged")  # BUG: the retry timer stays armed
+
+    def on_timer(self, name: str) -> None:
+        seq = min(self.next_seq, len(self.requests) - 1)
+        self.send(self.server, Request(seq, self.requests[seq]))
+        self.set_timer(RETRY, RETRY_TIMEOUT)

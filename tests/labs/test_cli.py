@@ -1,0 +1,209 @@
+"""``dsys lab list|start|test``, as a student and an instructor use them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dsys.cli import main
+from dsys.labs import find_lab
+from dsys.labs.attempts import MARKER, find_attempt
+from dsys.labs.solutions import lab0 as reference
+from dsys.trace.events import Trace
+
+ROOT = Path(__file__).resolve().parents[2]
+MUTANTS = ROOT / "labs" / "lab0" / "mutants"
+
+
+@pytest.fixture(autouse=True)
+def workplace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty current folder, a private state folder, wide output without colour."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("DSYS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "220")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("DSYS_LABS", raising=False)
+    return work
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(args)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def replay_of(output: str) -> list[str]:
+    match = re.search(r"^.*replay: (dsys lab test .*?)\s*[│|]?\s*$", output, re.M)
+    assert match is not None, output
+    return shlex.split(match.group(1))[1:]
+
+
+# ----- list and start ----------------------------------------------------------------------------
+
+
+def test_list_shows_each_lab_its_points_and_the_attempt(capsys: pytest.CaptureFixture[str],
+                                                        workplace: Path) -> None:
+    status, out, _ = run(["lab", "list"], capsys)
+    assert status == 0
+    assert "lab0" in out and "100" in out and "not started" in out
+    run(["lab", "start", "lab0", "attempt"], capsys)
+    _, out, _ = run(["lab", "list"], capsys)
+    assert f"started in {workplace / 'attempt'}" in out
+
+
+def test_start_copies_the_starter_and_the_handout(capsys: pytest.CaptureFixture[str],
+                                                  workplace: Path) -> None:
+    status, out, _ = run(["lab", "start", "0", "my lab"], capsys)  # by alias, a folder to make
+    assert status == 0
+    folder = workplace / "my lab"
+    lab = find_lab("lab0")
+    assert (folder / "reliable.py").read_text() == (lab.starter_dir / "reliable.py").read_text()
+    assert (folder / "README.md").read_text() == lab.readme.read_text()
+    assert (folder / "try_it.py").is_file()
+    assert json.loads((folder / MARKER).read_text())["lab"] == "lab0"
+    assert "dsys lab test lab0" in out
+
+
+def test_start_never_overwrites_work_without_force(capsys: pytest.CaptureFixture[str],
+                                                   workplace: Path) -> None:
+    run(["lab", "start", "lab0", "a"], capsys)
+    (workplace / "a" / "reliable.py").write_text("# my work\n")
+    status, _, err = run(["lab", "start", "lab0", "a"], capsys)
+    assert status == 2 and "not overwriting" in err and "--force" in err
+    assert (workplace / "a" / "reliable.py").read_text() == "# my work\n"
+    assert run(["lab", "start", "lab0", "a", "--force"], capsys)[0] == 0
+    assert (workplace / "a" / "reliable.py").read_text() != "# my work\n"
+
+
+def test_unknown_lab_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["lab", "start", "lab99", "x"], capsys)
+    assert status == 2 and out == ""
+    assert err == "dsys: error: no lab named 'lab99'; the labs are: lab0 (see `dsys lab list`)\n"
+
+
+# ----- grading an attempt ------------------------------------------------------------------------
+
+
+def test_without_an_attempt_test_says_how_to_start(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(["lab", "test", "lab0"], capsys)
+    assert status == 2 and "dsys lab start lab0 DIR" in err and "--impl" in err
+
+
+def test_the_starter_fails_with_seed_trace_and_replay(capsys: pytest.CaptureFixture[str],
+                                                      workplace: Path) -> None:
+    run(["lab", "start", "lab0", "attempt"], capsys)
+    status, out, _ = run(["lab", "test", "lab0", "-x"], capsys)
+    assert status == 1
+    assert "FAIL perfect_network (seed 0)" in out
+    assert "replay: dsys lab test lab0 --test perfect_network --seed 0" in out
+    assert "last trace events:" in out and "send Request" in out
+    assert (workplace / ".dsys" / "traces" / "lab0-perfect_network-seed0.jsonl").is_file()
+    assert "Score: 0/100" in out and "not run" in out
+
+
+def test_a_solved_attempt_passes_and_its_score_is_recorded(
+        capsys: pytest.CaptureFixture[str], workplace: Path) -> None:
+    run(["lab", "start", "lab0", "attempt"], capsys)
+    shutil.copyfile(reference.__file__, workplace / "attempt" / "reliable.py")
+    # Run from the folder above the attempt: it is found through the state file.
+    status, out, _ = run(["lab", "test", "lab0"], capsys)
+    assert status == 0, out
+    assert "Score: 100/100" in out and "FAIL" not in out
+    attempt = find_attempt(find_lab("lab0"))
+    assert attempt is not None and (attempt.earned, attempt.total) == (100, 100)
+    _, listing, _ = run(["lab", "list"], capsys)
+    assert "100/100" in listing
+
+
+def test_a_partial_grading_is_not_recorded(capsys: pytest.CaptureFixture[str],
+                                           workplace: Path) -> None:
+    run(["lab", "start", "lab0", "attempt"], capsys)
+    shutil.copyfile(reference.__file__, workplace / "attempt" / "reliable.py")
+    status, out, _ = run(["lab", "test", "lab0", "--runs", "2"], capsys)
+    assert status == 0 and "partial grading" in out
+    attempt = find_attempt(find_lab("lab0"))
+    assert attempt is not None and attempt.earned is None
+
+
+def test_the_attempt_of_the_current_folder_comes_first(capsys: pytest.CaptureFixture[str],
+                                                       workplace: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    run(["lab", "start", "lab0", "one"], capsys)
+    run(["lab", "start", "lab0", "two"], capsys)  # the state file now points at "two"
+    shutil.copyfile(reference.__file__, workplace / "one" / "reliable.py")
+    monkeypatch.chdir(workplace / "one")
+    status, out, _ = run(["lab", "test", "lab0", "--runs", "1"], capsys)
+    assert status == 0 and str(workplace / "one" / "reliable.py") in out.replace("\n", "")
+
+
+# ----- grading files: mutants, the reference ---------------------------------------------------
+
+
+def test_reference_scores_full_points(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["lab", "test", "lab0", "--reference"], capsys)
+    assert status == 0 and "Score: 100/100" in out
+
+
+@pytest.mark.parametrize("mutant", sorted(MUTANTS.glob("*.py")), ids=lambda p: p.stem)
+def test_every_mutant_fails_on_the_command_line(mutant: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["lab", "test", "lab0", "--impl", str(mutant), "-x"], capsys)
+    assert status == 1 and "FAIL" in out
+
+
+def test_the_replay_command_replays_exactly_that_failure(
+        capsys: pytest.CaptureFixture[str], workplace: Path) -> None:
+    mutant = str(MUTANTS / "dedup_last_only.py")
+    status, out, _ = run(["lab", "test", "lab0", "--impl", mutant, "-x"], capsys)
+    assert status == 1
+    args = replay_of(out)
+    assert args[:4] == ["lab", "test", "lab0", "--impl"] and args[4] == mutant
+    headline = re.search(r"(seed \d+: .*)", out)
+    assert headline is not None
+    trace = next((workplace / ".dsys" / "traces").glob("*.jsonl"))
+    first = Trace.load(trace).digest()
+    status, again, _ = run(args, capsys)
+    assert status == 1
+    assert headline.group(1) in again
+    assert Trace.load(trace).digest() == first  # saved again, identical
+
+
+def test_bad_options_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(["lab", "test", "lab0", "--reference", "--test", "nope"], capsys)
+    assert status == 2 and "has no test 'nope'" in err and "perfect_network" in err
+    status, _, err = run(["lab", "test", "lab0", "--reference", "--runs", "0"], capsys)
+    assert status == 2 and "--runs" in err
+    status, _, err = run(["lab", "test", "lab0", "--impl", "missing.py"], capsys)
+    assert status == 2 and "no such file: missing.py" in err
+    with pytest.raises(SystemExit):
+        main(["lab", "test", "lab0", "--reference", "--impl", "x.py"])
+
+
+def test_try_it_runs_an_attempt_once(capsys: pytest.CaptureFixture[str], workplace: Path) -> None:
+    run(["lab", "start", "lab0", "attempt"], capsys)
+    shutil.copyfile(reference.__file__, workplace / "attempt" / "reliable.py")
+    result = subprocess.run(
+        [sys.executable, "try_it.py", "3", "--requests", "4", "--svg", "run.svg"],
+        cwd=workplace / "attempt", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "delivered: ['request 0', 'request 1', 'request 2', 'request 3']" in result.stdout
+    assert "client done: True" in result.stdout
+    assert (workplace / "attempt" / "run.svg").read_text().startswith("<svg")
+
+
+def test_mutant_paths_are_found_in_the_lab_folder_from_anywhere(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # From an empty folder (as with an installed wheel), both spellings find the mutant.
+    for path in ("mutants/no_dedup.py", "labs/lab0/mutants/no_dedup.py"):
+        status, out, _ = run(["lab", "test", "lab0", "--impl", path, "-x"], capsys)
+        assert status == 1 and "FAIL" in out
+        assert f"replay: dsys lab test lab0 --impl {path} --test" in out

@@ -1,0 +1,225 @@
+"""The grading framework: graded tests, seeds, failures, replays, loading implementations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dsys import Node, Simulation
+from dsys.errors import ConfigError, UsageError
+from dsys.labs import Lab, Trial, discover, find_lab, grade, graded, load_grader
+from dsys.labs.grading import load_implementation, load_reference, run_trial
+from dsys.trace.events import Trace
+from tests.labs.helpers import CRASHING, make_lab
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Lab:
+    return Lab.load(make_lab(tmp_path / "labs"))
+
+
+# ----- declaring graded tests -------------------------------------------------------------------
+
+
+def test_graded_takes_points_runs_and_the_docstring_as_title() -> None:
+    @graded(points=4, runs=3)
+    def checks_something(trial: Trial) -> None:
+        """Checks something.
+
+        More details that students do not see in the table.
+        """
+
+    assert (checks_something.name, checks_something.points, checks_something.runs) == (
+        "checks_something", 4, 3)
+    assert checks_something.title == "Checks something."
+
+
+@pytest.mark.parametrize("bad", [{"points": 0}, {"points": True}, {"points": 1, "runs": 0}])
+def test_graded_rejects_bad_points_and_runs(bad: dict[str, int]) -> None:
+    with pytest.raises(ConfigError):
+        graded(**bad)
+
+
+def test_graded_requires_a_docstring() -> None:
+    with pytest.raises(ConfigError, match="docstring"):
+        @graded(points=1)
+        def silent(trial: Trial) -> None:
+            pass
+
+
+# ----- grading -----------------------------------------------------------------------------------
+
+
+def test_reference_earns_every_point_over_every_seed(lab: Lab) -> None:
+    result = grade(lab, load_reference(lab))
+    assert result.passed and (result.earned, result.total) == (10, 10)
+    assert [outcome.seeds for outcome in result.results] == [tuple(range(4)), tuple(range(25))]
+
+
+def test_seeds_can_be_chosen(lab: Lab) -> None:
+    result = grade(lab, load_reference(lab), first_seed=40, runs=2)
+    assert [outcome.seeds for outcome in result.results] == [(40, 41), (40, 41)]
+
+
+def test_a_failing_test_stops_at_its_first_failing_seed(lab: Lab, tmp_path: Path) -> None:
+    mutant = load_implementation(lab, lab.path / "mutants" / "no_retry.py")
+    result = grade(lab, mutant, trace_dir=tmp_path,
+                   replay=lambda test, seed: f"replay {test} {seed}")
+    perfect, lossy = result.results
+    assert perfect.passed and not lossy.passed
+    assert (result.earned, result.total) == (3, 10)
+    failure = lossy.failure
+    assert failure is not None
+    assert lossy.seeds[-1] == failure.seed and len(lossy.seeds) == failure.seed + 1
+    assert failure.message == "no echo after 5 s"
+    assert failure.replay == f"replay lossy {failure.seed}"
+    assert "drop" in failure.excerpt  # the lost greeting is in the excerpt
+    (path,) = failure.trace_paths
+    assert path.name == f"echo-lossy-seed{failure.seed}.jsonl"
+    assert Trace.load(path).filter(kinds=["drop"])
+
+
+def test_a_failure_replays_exactly(lab: Lab, tmp_path: Path) -> None:
+    mutant = load_implementation(lab, lab.path / "mutants" / "no_retry.py")
+    first = grade(lab, mutant, trace_dir=tmp_path / "first").failures[0]
+    lossy = next(test for test in load_grader(lab) if test.name == first.test)
+    again = run_trial(lab, mutant, lossy, first.seed, replay="r", trace_dir=tmp_path / "again")
+    assert again is not None
+    assert again.message == first.message and again.excerpt == first.excerpt
+    assert Trace.load(again.trace_paths[0]).digest() == Trace.load(first.trace_paths[0]).digest()
+
+
+def test_fail_fast_stops_at_the_first_failing_test(lab: Lab) -> None:
+    crashing = load_implementation(lab, lab.path / "mutants" / "crashing.py")
+    assert len(grade(lab, crashing).results) == 2
+    assert len(grade(lab, crashing, fail_fast=True).results) == 1
+
+
+def test_a_crash_in_a_handler_points_at_the_students_line(lab: Lab) -> None:
+    crashing = load_implementation(lab, lab.path / "mutants" / "crashing.py")
+    failure = grade(lab, crashing, fail_fast=True).failures[0]
+    assert "ZeroDivisionError" in failure.message
+    assert "on_message" in failure.message  # which handler, on which event
+    assert failure.where is not None
+    line = CRASHING.splitlines().index("                1 / 0") + 1
+    assert failure.where == f"{lab.path / 'mutants' / 'crashing.py'}:{line} in on_message"
+    # What the implementation printed is kept for the report, not sent to the terminal.
+    assert failure.output == "about to divide"
+
+
+def test_progress_callbacks_see_every_run_and_every_test(lab: Lab) -> None:
+    runs: list[tuple[str, int]] = []
+    tests: list[str] = []
+    grade(lab, load_reference(lab), runs=2, on_trial=lambda t, s: runs.append((t.name, s)),
+          on_outcome=lambda o: tests.append(o.test.name))
+    assert runs == [("perfect", 0), ("perfect", 1), ("lossy", 0), ("lossy", 1)]
+    assert tests == ["perfect", "lossy"]
+
+
+def test_a_run_stuck_in_a_loop_fails_instead_of_hanging() -> None:
+    class Spinner(Node):
+        def on_start(self) -> None:
+            self.set_timer("spin", 0.0)
+
+        def on_timer(self, name: str) -> None:
+            self.set_timer("spin", 0.0)  # virtual time never advances
+
+    trial = Trial(None, 0, "spin", max_events=500)  # type: ignore[arg-type]
+    sim = trial.simulation()
+    sim.add_node("a", Spinner)
+    with pytest.raises(AssertionError, match="more than 500 events"):
+        trial.run(sim, 1.0)
+
+
+def test_trial_randomness_depends_on_seed_and_test_only() -> None:
+    draws = [Trial(None, seed, name).rng.random()  # type: ignore[arg-type]
+             for seed, name in [(1, "a"), (1, "a"), (2, "a"), (1, "b")]]
+    assert draws[0] == draws[1] and len(set(draws)) == 3
+    assert isinstance(Trial(None, 5, "a").simulation(), Simulation)  # type: ignore[arg-type]
+
+
+# ----- loading implementations ------------------------------------------------------------------
+
+
+def test_implementations_with_the_same_message_names_do_not_clash(lab: Lab) -> None:
+    # Both files define a message class Echo; each must decode into its own class, or the
+    # reference's `case Echo()` would stop matching once the mutant is loaded.
+    reference = load_implementation(lab, lab.path / "solution.py")
+    load_implementation(lab, lab.path / "mutants" / "no_retry.py")
+    assert grade(lab, reference).passed
+
+
+def test_a_missing_file_is_a_usage_error(lab: Lab, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such file"):
+        load_implementation(lab, tmp_path / "nowhere.py")
+    (tmp_path / "notes.txt").write_text("x = 1\n")
+    with pytest.raises(UsageError, match="not a Python file"):
+        load_implementation(lab, tmp_path / "notes.txt")
+
+
+def test_a_syntax_error_says_where(lab: Lab, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("x = 1\ndef f(:\n")
+    with pytest.raises(UsageError, match=r"broken.py:2: syntax error"):
+        load_implementation(lab, broken)
+
+
+def test_an_error_while_loading_says_where(lab: Lab, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("import math\n\nvalue = math.sqrt(-1)\n")
+    with pytest.raises(UsageError, match=r"broken.py:3 in <module>: loading it raised ValueError"):
+        load_implementation(lab, broken)
+
+
+def test_missing_names_are_listed(lab: Lab, tmp_path: Path) -> None:
+    partial = tmp_path / "partial.py"
+    partial.write_text("class Client:\n    pass\n")
+    with pytest.raises(UsageError, match="does not define Server"):
+        load_implementation(lab, partial)
+
+
+def test_an_implementation_can_import_files_beside_it(lab: Lab, tmp_path: Path) -> None:
+    (tmp_path / "helper_for_lab_test.py").write_text("GREETING = 'hi'\n")
+    solution = (lab.path / "solution.py").read_text()
+    (tmp_path / "impl.py").write_text("import helper_for_lab_test\n" + solution)
+    assert grade(lab, load_implementation(lab, tmp_path / "impl.py"), runs=1).passed
+
+
+# ----- finding labs ------------------------------------------------------------------------------
+
+
+def test_labs_are_found_by_name_or_alias_in_natural_order(tmp_path: Path) -> None:
+    root = tmp_path / "labs"
+    for name in ("lab10", "lab2", "lab1"):
+        make_lab(root, name, toml=f'title = "{name}"\ntopic = "t"\nimplementation = "echo.py"\n'
+                 f'reference = "solution.py"\naliases = ["{name}-alias"]\n')
+    (root / "not-a-lab").mkdir()
+    assert [lab.name for lab in discover(root)] == ["lab1", "lab2", "lab10"]
+    assert find_lab("lab2-alias", root).name == "lab2"
+    with pytest.raises(UsageError, match=r"no lab named 'lab3'.*lab1, lab2, lab10"):
+        find_lab("lab3", root)
+
+
+def test_the_labs_folder_can_be_overridden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_lab(tmp_path / "mine")
+    monkeypatch.setenv("DSYS_LABS", str(tmp_path / "mine"))
+    assert [lab.name for lab in discover()] == ["echo"]
+    monkeypatch.setenv("DSYS_LABS", str(tmp_path / "nowhere"))
+    with pytest.raises(UsageError, match="not a folder"):
+        discover()
+
+
+def test_a_bad_lab_toml_is_a_config_error(tmp_path: Path) -> None:
+    folder = make_lab(tmp_path, toml='title = "no topic"\n')
+    with pytest.raises(ConfigError, match="missing string key"):
+        Lab.load(folder)
+    (folder / "lab.toml").write_text("title = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        Lab.load(folder)
+
+
+def test_a_grader_without_graded_tests_is_a_config_error(tmp_path: Path) -> None:
+    lab = Lab.load(make_lab(tmp_path, grader="X = 1\n"))
+    with pytest.raises(ConfigError, match="no graded tests"):
+        load_grader(lab)

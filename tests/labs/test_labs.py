@@ -1,0 +1,91 @@
+"""Every lab, present and future: the reference solution earns every point, every mutant
+loses some, the starter is not already a solution, and the handout matches the grader.
+
+Labs are discovered by scanning ``labs/``, so a new lab folder is covered without touching
+this file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dsys.labs import (
+    Lab,
+    discover,
+    grade,
+    load_grader,
+    load_implementation,
+    load_reference,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+LABS = discover(ROOT / "labs")
+MUTANTS = [(lab, mutant) for lab in LABS for mutant in lab.mutants()]
+
+
+def test_the_labs_folder_holds_lab0() -> None:
+    assert "lab0" in [lab.name for lab in LABS]
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+def test_lab_folder_is_complete(lab: Lab) -> None:
+    assert lab.readme.is_file(), f"{lab.name} has no README.md"
+    assert lab.grader_path.is_file(), f"{lab.name} has no grader.py"
+    starter = [p.relative_to(lab.starter_dir).as_posix() for p in lab.starter_files()]
+    assert lab.implementation in starter, f"{lab.name}: starter/ lacks {lab.implementation}"
+    assert len(lab.mutants()) >= 1, f"{lab.name} has no mutants: the grader is untested"
+    tests = load_grader(lab)
+    assert sum(test.points for test in tests) > 0
+    assert all(test.title.strip() for test in tests)
+    assert len({test.name for test in tests}) == len(tests)
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+def test_reference_solution_earns_every_point(lab: Lab, tmp_path: Path) -> None:
+    result = grade(lab, load_reference(lab), trace_dir=tmp_path)
+    failures = "\n\n".join(f"{f.test} seed {f.seed}: {f.message}\n{f.excerpt}"
+                           for f in result.failures)
+    assert result.passed and result.earned == result.total, failures
+
+
+@pytest.mark.parametrize(("lab", "mutant"), MUTANTS,
+                         ids=[f"{lab.name}-{mutant.stem}" for lab, mutant in MUTANTS])
+def test_every_mutant_loses_points(lab: Lab, mutant: Path, tmp_path: Path) -> None:
+    result = grade(lab, load_implementation(lab, mutant), trace_dir=tmp_path, fail_fast=True)
+    assert not result.passed, f"the grader of {lab.name} gives full points to {mutant.name}"
+    failure = result.failures[0]
+    assert failure.replay and failure.trace_paths and failure.trace_paths[0].is_file()
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+def test_starter_loads_but_is_not_a_solution(lab: Lab, tmp_path: Path) -> None:
+    # The starter's own folder is on sys.path while it loads, as in a student's folder.
+    impl = load_implementation(lab, lab.starter_dir / lab.implementation)
+    result = grade(lab, impl, runs=2, fail_fast=True, trace_dir=tmp_path)
+    assert not result.passed
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+def test_handout_lists_every_graded_test_with_its_points(lab: Lab) -> None:
+    text = lab.readme.read_text(encoding="utf-8")
+    for test in load_grader(lab):
+        row = re.search(rf"^\|\s*`{test.name}`\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|", text, re.M)
+        assert row is not None, f"{lab.name}/README.md has no table row for `{test.name}`"
+        assert (int(row[1]), int(row[2])) == (test.points, test.runs), (
+            f"{lab.name}/README.md says {test.name} is worth {row[1]} points over {row[2]} "
+            f"runs; the grader says {test.points} over {test.runs}")
+
+
+def test_lab0_has_a_mutant_for_each_classic_bug() -> None:
+    lab = next(lab for lab in LABS if lab.name == "lab0")
+    names = {mutant.stem for mutant in lab.mutants()}
+    assert {"no_retransmission", "no_dedup", "ack_mismatch", "timer_not_rearmed"} <= names
+
+
+def test_lab0_reference_passes_many_more_seeds_than_the_grader_runs(tmp_path: Path) -> None:
+    lab = next(lab for lab in LABS if lab.name == "lab0")
+    result = grade(lab, load_reference(lab), first_seed=1000, runs=100, trace_dir=tmp_path)
+    assert result.passed, [f"{f.test} seed {f.seed}: {f.message}" for f in result.failures]
