@@ -239,6 +239,7 @@ class Simulation:
         self._msg_seq = 0
         self._timer_seq = 0
         self._slots: dict[str, _Slot] = {}
+        self._start_batches: dict[float, list[_Slot]] = {}
         self._servers: tuple[str, ...] = ()
         self._net_rng = Random(f"{seed}/network")
         self._disk_rng = Random(f"{seed}/disk")
@@ -303,7 +304,15 @@ class Simulation:
             raise ConfigError(f"the factory of node {node_id!r} must be callable (a Node class)")
         slot = _Slot(node_id, factory, clock or Clock(), client)
         self._slots[node_id] = slot
-        self._schedule(self._now if start is None else start, self._boot, slot, False)
+        # Nodes that start at the same instant start together, in one event: all are built
+        # first, then each runs on_start, so no handler, invariant or predicate ever sees a
+        # half-started cluster.
+        when = self._now if start is None else start
+        batch = self._start_batches.get(when)
+        if batch is None:
+            batch = self._start_batches[when] = []
+            self._schedule(when, self._start_batch, when)
+        batch.append(slot)
 
     def set_clock(self, node_id: str, *, offset: float | None = None,
                   drift: float | None = None) -> None:
@@ -503,15 +512,17 @@ class Simulation:
         """Process events up to virtual time ``until`` (then the clock stands at
         ``until``), or until no events are left, or ``max_events`` were processed."""
         self._loop(until, None, max_events)
-        if until is not None and self._now < until and not self._stop:
-            self._now = until
+        queue = self._queue
+        pending = bool(queue) and until is not None and queue[0][0] <= until
+        if until is not None and self._now < until and not self._stop and not pending:
+            self._now = until  # (time never jumps over events still waiting)
         self._stop = False
 
     def run_until(self, predicate: Callable[[Simulation], bool], *,
                   timeout: float | None = None) -> bool:
         """Run until ``predicate(sim)`` holds (checked after every event). Returns True if
         it did, False if ``timeout`` virtual seconds from now passed first."""
-        if predicate(self):
+        if not self._start_batches and predicate(self):
             return True
         until = None if timeout is None else self._now + timeout
         done = self._loop(until, predicate, None)
@@ -601,9 +612,17 @@ class Simulation:
         if self._rec is not None:
             self._rec((self._now, node, kind, data))
 
+    def _start_batch(self, when: float) -> None:
+        slots = [s for s in self._start_batches.pop(when) if not s.booted]  # not crashed early
+        nodes = [(slot, self._construct(slot, False)) for slot in slots]
+        for slot, node in nodes:
+            if slot.node is node:  # an earlier on_start in this batch may have crashed it
+                self._start(slot, node, False)
+
     def _boot(self, slot: _Slot, recovered: bool) -> None:
-        if slot.booted and not recovered:
-            return  # crashed before its scheduled start
+        self._start(slot, self._construct(slot, recovered), recovered)
+
+    def _construct(self, slot: _Slot, recovered: bool) -> Node:
         slot.booted = True
         storage = Storage(slot.durable)
         peers = self._servers if slot.client is not None else tuple(
@@ -614,9 +633,22 @@ class Simulation:
         slot.timers.clear()
         self._record(slot.id, "restart" if recovered else "start",
                      {"incarnation": slot.incarnation})
-        node = construct(slot.factory, ctx)
+        try:
+            node = construct(slot.factory, ctx)
+        except Exception as exc:
+            raise self._failure(HandlerError, None, exc, node=slot.id,
+                                event=f"building node {slot.id} with its factory") from exc
         slot.node = node
-        node._dispatch_start(recovered)
+        return node
+
+    def _start(self, slot: _Slot, node: Node, recovered: bool) -> None:
+        try:
+            node._dispatch_start(recovered)
+        except SimulationError:
+            raise
+        except Exception as exc:
+            raise self._failure(HandlerError, None, exc, node=slot.id,
+                                event="on_recover (restart)" if recovered else "on_start") from exc
         if slot.client is not None and slot.node is node:
             self._schedule_next_op(slot)
 
@@ -866,14 +898,18 @@ class Simulation:
             return args[0].id, f"on_timer: timer {args[1]!r} fired"
         if name == "_boot":
             return args[0].id, "on_recover (restart)" if args[1] else "on_start"
+        if name == "_start_batch":
+            return None, "starting nodes"
         if name == "_invoke":
             return args[0].id, "on_invoke: a client operation started"
         return None, f"scheduled call {name}{args!r}"
 
     def _failure(self, kind: type[SimulationError], entry: Any, exc: BaseException | None, *,
-                 headline: str | None = None, node: str | None = None) -> SimulationError:
-        described_node, event = self._describe(entry)
+                 headline: str | None = None, node: str | None = None,
+                 event: str | None = None) -> SimulationError:
+        described_node, described_event = self._describe(entry)
         node = node or described_node
+        event = event or described_event
         if headline is None:
             assert exc is not None
             where = f"node {node!r}" if node else "the simulation"

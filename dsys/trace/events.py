@@ -107,6 +107,10 @@ class TraceEvent:
                 op = d.get("op", {})
                 key = f" {op.get('key')}" if "key" in op else ""
                 return f"{op.get('type')} {op.get('f')}{key} {op.get('value')!r}"
+            case "start":
+                return "started"
+            case "restart":
+                return f"restarted (incarnation {d.get('incarnation')})"
             case "crash":
                 lost = d.get("lost_writes")
                 return "crashed" + (f" (lost unsynced writes: {', '.join(lost)})" if lost else "")

@@ -103,7 +103,7 @@ def test_invariants_are_checked_after_every_event() -> None:
     with pytest.raises(InvariantViolation, match="'at_most_three' violated: returned False") as info:
         sim.run(until=1.0)
     assert info.value.time == pytest.approx(0.01)
-    assert len(checks) == 2 + 4  # two starts, then deliveries until the 4th value
+    assert len(checks) == 1 + 4  # one start (both nodes), then deliveries up to the 4th value
     assert sim.trace[-1].kind == "violation"
 
 
@@ -367,3 +367,23 @@ def test_unknown_node_lookups_are_usage_errors() -> None:
     sim = Simulation()
     with pytest.raises(UsageError, match="no node named 'q'"):
         sim.crash("q")
+
+
+def test_nodes_starting_together_are_all_built_before_any_invariant_or_predicate() -> None:
+    sim = Simulation()
+    for i in "abc":
+        sim.add_node(i, Holder)
+    seen = []
+    sim.add_invariant(lambda s: seen.append(len(s.nodes)) or True)
+    assert sim.run_until(lambda s: len(s.nodes) == 3, timeout=1.0)
+    assert seen == [3] and sim.now == 0.0
+
+
+def test_an_event_budget_never_lets_time_jump_over_waiting_events() -> None:
+    sim = Simulation(network=Network(latency=0.01))
+    sim.add_node("a", Pinger)
+    sim.add_node("b", Holder)
+    sim.run(until=1.0, max_events=1)
+    assert sim.now == 0.0 and sim.in_flight == 5
+    sim.run(until=1.0)
+    assert sim.now == 1.0 and sim.node("b").values
