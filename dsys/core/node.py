@@ -394,10 +394,15 @@ class Layer:
 
     name: ClassVar[str] = ""
     node: Node
+    _named_explicitly: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.__dict__.get("name"):
+        # As for components: a chosen name is inherited (a broken LamportLayer in a test
+        # still stamps as "lamport"); otherwise the class is named after itself.
+        if cls.__dict__.get("name"):
+            cls._named_explicitly = True
+        elif not cls._named_explicitly:
             cls.name = cls.__name__.lower()
 
     def stamp(self, dst: str, msg: object) -> Any:

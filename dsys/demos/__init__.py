@@ -10,4 +10,5 @@ DEMOS = {
     "pingpong": "dsys.demos.pingpong",
     "broadcast": "dsys.demos.broadcast",
     "mutex": "dsys.demos.mutex",
+    "clocks": "dsys.demos.clocks",
 }

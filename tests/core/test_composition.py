@@ -183,3 +183,13 @@ def test_a_chosen_component_name_is_inherited_and_others_name_themselves() -> No
 
     assert Variant.default_name == "base"
     assert Fresh.default_name == "fresh" and FreshChild.default_name == "freshchild"
+
+
+def test_a_chosen_layer_name_is_inherited() -> None:
+    class Broken(Lamport):
+        pass
+
+    class Plain(Layer):
+        pass
+
+    assert Broken.name == "lamport" and Plain.name == "plain"
