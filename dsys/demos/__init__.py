@@ -11,4 +11,6 @@ DEMOS = {
     "broadcast": "dsys.demos.broadcast",
     "mutex": "dsys.demos.mutex",
     "clocks": "dsys.demos.clocks",
+    "causal": "dsys.demos.causal",
+    "gossip": "dsys.demos.gossip",
 }
