@@ -180,8 +180,8 @@ def check_linearizable(
     >>> result = check_linearizable(events, "register")
     >>> result.verdict
     <Verdict.LINEARIZABLE: 'linearizable'>
-    >>> [op.label() for op in result.partitions[0].linearization]
-    ['write 1', 'read -> 1']
+    >>> print(", then ".join(op.label() for op in result.partitions[0].linearization))
+    write 1, then read -> 1
     """
     if not isinstance(history, History):
         history = History.from_events(history)
