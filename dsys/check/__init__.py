@@ -29,6 +29,7 @@ from dsys.check.models import (
     get_model,
     partition_by_key,
 )
+from dsys.check.report import Report, Violation
 
 __all__ = [
     "MODELS",
@@ -42,7 +43,9 @@ __all__ = [
     "Operation",
     "PartitionResult",
     "RegisterModel",
+    "Report",
     "Verdict",
+    "Violation",
     "check_linearizable",
     "draw_history",
     "get_model",

@@ -62,56 +62,11 @@ from typing import Any
 
 import attrs
 
+from dsys.check.report import Report, Violation
 from dsys.errors import UsageError
 from dsys.trace.events import TraceEvent
 
 # ----- results ---------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class Violation:
-    """One broken promise: when it was seen, which processes, and what happened, in words."""
-
-    time: float
-    processes: tuple[str, ...]
-    text: str
-
-    def __str__(self) -> str:
-        return f"t={self.time:.6f}: {self.text}"
-
-
-@attrs.frozen
-class Report:
-    """The verdict of a checker over one trace.
-
-    ``check`` names the property (or properties), ``violations`` lists what broke it
-    (empty when it holds) and ``judged`` says how much was checked, counted in ``unit``.
-    A report is truthy when the property holds.
-    """
-
-    check: str
-    violations: tuple[Violation, ...]
-    judged: int
-    unit: str
-
-    @property
-    def ok(self) -> bool:
-        """True when no violation was found."""
-        return not self.violations
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def explain(self, limit: int = 10) -> str:
-        """A few lines for a human: the verdict, then up to ``limit`` violations."""
-        if self.ok:
-            return f"{self.check}: ok ({self.judged} {self.unit} checked)"
-        lines = [f"{self.check}: {len(self.violations)} violation(s) "
-                 f"({self.judged} {self.unit} checked)"]
-        lines += [f"  {v}" for v in self.violations[:limit]]
-        if len(self.violations) > limit:
-            lines.append(f"  ... and {len(self.violations) - limit} more")
-        return "\n".join(lines)
 
 
 # ----- reading a trace -------------------------------------------------------------------------

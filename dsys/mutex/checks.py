@@ -39,59 +39,12 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
+from dsys.check.report import Report, Violation
 from dsys.mutex.interface import HELD, Mutex
 from dsys.trace.events import Trace
 
 if TYPE_CHECKING:
     from dsys.sim.simulation import Simulation
-
-
-@attrs.frozen
-class Violation:
-    """One broken promise: when, which nodes, and what happened, in words."""
-
-    time: float
-    nodes: tuple[str, ...]
-    text: str
-
-    def __str__(self) -> str:
-        return f"t={self.time:.6f}: {self.text}"
-
-
-@attrs.frozen
-class Report:
-    """The verdict of one checker over one trace.
-
-    ``check`` names the property, ``violations`` lists what broke it (empty when it holds)
-    and ``judged`` says how much was checked, counted in ``unit``. A report is truthy when
-    the property holds.
-    """
-
-    check: str
-    violations: tuple[Violation, ...]
-    judged: int
-    unit: str
-
-    @property
-    def ok(self) -> bool:
-        """True when no violation was found."""
-        return not self.violations
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def explain(self, limit: int = 10) -> str:
-        """A few lines for a human: the verdict, then up to ``limit`` violations."""
-        if self.ok:
-            return f"{self.check}: ok ({self.judged} {self.unit} checked)"
-        lines = [f"{self.check}: {len(self.violations)} violation(s) "
-                 f"({self.judged} {self.unit} checked)"]
-        lines += [f"  {v}" for v in self.violations[:limit]]
-        if len(self.violations) > limit:
-            lines.append(f"  ... and {len(self.violations) - limit} more")
-        return "\n".join(lines)
 
 
 # ----- checkers over a trace -------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_reliable_broadcast_is_not_uniform() -> None:
     sim = one_shot(ReliableBroadcast, reach=())  # n1 delivers its own message, then dies
     assert check_agreement(sim.trace)
     uniform = check_agreement(sim.trace, uniform=True)
-    assert [v.processes for v in uniform.violations] == [("n1", "n2", "n3", "n4")]
+    assert [v.nodes for v in uniform.violations] == [("n1", "n2", "n3", "n4")]
 
 
 @pytest.mark.dsys(runs=6)

@@ -129,7 +129,7 @@ def test_agreement_uniform_or_not() -> None:
     # If a correct process delivers, every correct process must.
     trace2 = Trace([*start("a", "b", "c"), bc(0.1, "a", "a:1:0"), dl(0.1, "a", "a:1:0"),
                     dl(0.2, "b", "a:1:0"), TraceEvent(0.3, "a", "crash", {})])
-    assert [v.processes for v in check_agreement(trace2).violations] == [("b", "c")]
+    assert [v.nodes for v in check_agreement(trace2).violations] == [("b", "c")]
 
 
 def test_fifo_order_catches_a_gap_not_only_an_inversion() -> None:

@@ -18,7 +18,7 @@ def test_causal_demo_fifo_lets_the_reply_overtake_causal_does_not(seed: int) -> 
     sim = causal.scenario(seed=seed)
     sim.run(until=causal.UNTIL)
     fifo = check_causal_order(sim.trace, component="fifo")
-    assert [v.processes for v in fifo.violations] == [("carol", "bob")]
+    assert [v.nodes for v in fifo.violations] == [("carol", "bob")]
     assert check_broadcast(sim.trace, causal.CausalBroadcast.guarantees, component="causal")
     assert check_broadcast(sim.trace, causal.FifoBroadcast.guarantees, component="fifo")
     logs = [e.data["text"] for e in sim.trace.filter(nodes=["carol"], kinds=["log"])]
