@@ -1,46 +1,16 @@
-"""The time-and-clocks page: its Python examples print what the page says, and its
-pictures are generated from real runs and referenced by the page."""
+"""The time-and-clocks page's pictures are generated from real runs and referenced by the
+page. (Its Python examples run in tests/docs/test_examples.py, with every other page's.)"""
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import re
 from pathlib import Path
-
-import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGE = DOCS / "concepts" / "time-and-clocks.md"
 PICTURES = ["clocks-berkeley.svg", "clocks-causality.svg", "clocks-cristian.svg",
             "clocks-lamport-vector.svg"]
-
-
-def _examples() -> list[tuple[str, str, str | None]]:
-    """(name, python code, the ```text block right after it, if any)."""
-    found = []
-    blocks = re.findall(r"```(\w+)\n(.*?)```", PAGE.read_text(), re.S)
-    for number, (language, code) in enumerate(blocks):
-        if language != "python":
-            continue
-        after = blocks[number + 1] if number + 1 < len(blocks) else None
-        expected = after[1] if after and after[0] == "text" else None
-        found.append((f"{PAGE.name}:{number}", code, expected))
-    return found
-
-
-@pytest.mark.parametrize(("name", "code", "expected"), _examples(),
-                         ids=[name for name, _, _ in _examples()])
-def test_python_examples_print_what_the_page_says(
-    name: str, code: str, expected: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        exec(compile(code, name, "exec"), {"__name__": "docs_example"})
-    if expected is not None:
-        assert output.getvalue() == expected
 
 
 def test_pictures_are_generated_and_referenced(tmp_path: Path) -> None:

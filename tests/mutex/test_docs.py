@@ -1,14 +1,12 @@
-"""The mutual exclusion page runs as written, its pictures come from real runs, the
-docstring examples hold, and the demo shows what its docstring says."""
+"""The mutual exclusion page shows the bench's table, its pictures come from real runs, the
+docstring examples hold, and the demo shows what its docstring says. (The page's Python
+examples run in tests/docs/test_examples.py, with every other page's.)"""
 
 from __future__ import annotations
 
-import contextlib
 import doctest
 import importlib
 import importlib.util
-import io
-import re
 from pathlib import Path
 
 import pytest
@@ -22,30 +20,6 @@ PICTURES = ["mutex-central.svg", "mutex-coordinator-crash.svg", "mutex-ricart-ag
 MODULES = ["dsys.mutex", "dsys.mutex.interface", "dsys.mutex.central",
            "dsys.mutex.ricart_agrawala", "dsys.mutex.token_ring", "dsys.mutex.checks",
            "dsys.mutex.workload"]
-
-
-def _examples() -> list[tuple[str, str, str | None]]:
-    """(name, python code, the ```text block right after it, if any)."""
-    blocks = re.findall(r"```(\w+)\n(.*?)```", PAGE.read_text(), re.S)
-    found = []
-    for number, (language, code) in enumerate(blocks):
-        if language == "python":
-            after = blocks[number + 1] if number + 1 < len(blocks) else None
-            found.append((f"{PAGE.name}:{number}", code,
-                          after[1] if after and after[0] == "text" else None))
-    return found
-
-
-@pytest.mark.parametrize(("name", "code", "expected"), _examples(), ids=lambda v: v[:30])
-def test_python_examples_print_what_the_page_says(
-    name: str, code: str, expected: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        exec(compile(code, name, "exec"), {"__name__": "docs_example"})
-    if expected is not None:
-        assert output.getvalue() == expected
 
 
 def test_the_page_shows_the_table_the_bench_prints(capsys: pytest.CaptureFixture[str]) -> None:
