@@ -16,9 +16,9 @@ the check that covers it:
 
 Layout of a frame (TCP puts a 4-byte big-endian length in front of each)::
 
-    +---------+-------+-------+--------------------------+-----------------------+
-    | version | codec | flags | tag (32 bytes, if flag 1) | payload (JSON/msgpack) |
-    +---------+-------+-------+--------------------------+-----------------------+
+    +---------+-------+-------+------------------------------+---------------------------+
+    | version | codec | flags | tag (32 bytes, if flags & 1) | payload (JSON or msgpack) |
+    +---------+-------+-------+------------------------------+---------------------------+
 
     payload = {"src": "a", "dst": "b", "boot": 1712..., "seq": 17,
                "msg": {"type": "app:Ping", "body": {"seq": 3}, "stamps": {...}}}

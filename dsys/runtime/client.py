@@ -1,0 +1,191 @@
+"""An async (trio) client: talk to a running cluster from a script or a test.
+
+A client is an endpoint like a node, with its own id: either listed in the cluster file's
+``[clients]`` table (it then listens on that address) or *ephemeral* (any id that is not
+in the file; nodes answer it over the connection, or to the port, it writes from). It
+speaks the same frames as the nodes, with the cluster's codec and secret.
+
+Example (a script; ``Get``/``Value`` are your own message classes)::
+
+    import trio
+    from dsys.runtime import open_client
+
+    async def main() -> None:
+        async with open_client("cluster.toml") as client:
+            reply = await client.request("a", Get("x"), match=Value, timeout=1.0)
+            print(reply)
+
+    trio.run(main)
+
+``request`` sends one message and waits for the first message *from that node* that
+``match`` accepts (a class, a tuple of classes or a predicate). Anything else that
+arrives waits in the client's mailbox for :meth:`ClusterClient.receive`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from dsys.core import codec
+from dsys.core.messages import short_name
+from dsys.errors import CodecError, ConfigError
+from dsys.runtime.config import ClusterConfig, check_node_id, load_cluster
+from dsys.runtime.transport import make_transport
+from dsys.runtime.wire import Rejected, Wire
+
+#: Messages kept for ``receive`` before the oldest are discarded.
+MAILBOX_SIZE = 10_000
+
+Match = type | tuple[type, ...] | Callable[[Any], bool] | None
+
+
+class ClusterClient:
+    """A connected client endpoint; build it with :func:`open_client`."""
+
+    def __init__(self, cluster: ClusterConfig, client_id: str) -> None:
+        if client_id in cluster.nodes:
+            raise ConfigError(f"client id {client_id!r} is a node of {cluster.source}; "
+                              "give the client its own id")
+        self.id = client_id
+        self.cluster = cluster
+        self._wire = Wire(client_id, codec=cluster.codec, secret=cluster.secret,
+                          max_frame=cluster.frame_limit, replay_window=cluster.replay_window)
+        self._transport = make_transport(cluster, client_id)
+        self._mailbox: deque[tuple[str, Any]] = deque(maxlen=MAILBOX_SIZE)
+        self._arrived = trio.Event()
+        self.rejected: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self.sent = 0
+        self.received = 0
+
+    def send(self, dst: str, msg: object) -> None:
+        """Send ``msg`` to node ``dst`` (never blocks; the network may lose it: messages
+        not even sent, a full queue say, are counted in ``dropped``)."""
+        data = self._wire.seal(dst, codec.encode(msg))
+        if len(data) > self._wire.max_frame:
+            raise CodecError(f"{short_name(msg)} is {len(data)} bytes on the wire, over the "
+                             f"cluster's limit of {self._wire.max_frame}")
+        self.sent += 1
+        reason = self._transport.send(dst, data)
+        if reason == "no route":
+            raise ConfigError(f"{dst!r} is not an endpoint of {self.cluster.source}; nodes: "
+                              f"{', '.join(self.cluster.node_ids)}")
+        if reason is not None:
+            self.dropped[reason] += 1  # lost, as the network may lose any message
+
+    async def receive(self, *, src: str | None = None, match: Match = None,
+                      timeout: float | None = None) -> tuple[str, Any]:
+        """The next message (from ``src``, accepted by ``match``) as ``(sender, message)``.
+
+        Raises TimeoutError if none arrives within ``timeout`` seconds.
+        """
+        accept = _matcher(match)
+        deadline = math.inf if timeout is None else trio.current_time() + timeout
+        while True:
+            for index, (sender, msg) in enumerate(self._mailbox):
+                if (src is None or sender == src) and accept(msg):
+                    del self._mailbox[index]
+                    return sender, msg
+            arrived = self._arrived
+            with trio.move_on_at(deadline):
+                await arrived.wait()
+            if not arrived.is_set():
+                wanted = f" from {src}" if src else ""
+                raise TimeoutError(f"no message{wanted} within {timeout} s")
+
+    async def request(self, dst: str, msg: object, *, match: Match = None,
+                      timeout: float = 1.0, attempts: int = 1) -> Any:
+        """Send ``msg`` to ``dst`` and return the first reply from ``dst`` that ``match``
+        accepts. Resends up to ``attempts`` times in all, waiting ``timeout`` seconds for
+        each (useful over UDP, which may lose either message); then raises TimeoutError.
+        """
+        for _ in range(attempts):
+            self.send(dst, msg)
+            try:
+                _, reply = await self.receive(src=dst, match=match, timeout=timeout)
+                return reply
+            except TimeoutError:
+                continue
+        raise TimeoutError(f"no reply from {dst} to {msg!r} after {attempts} attempt(s) of "
+                           f"{timeout} s")
+
+    # ----- the transport reports here (see dsys.runtime.transport.Receiver) -----------
+
+    async def frame_received(self, data: bytes, reply_path: Any, peer: str) -> None:
+        """Check a frame and put its message in the mailbox."""
+        try:
+            frame = self._wire.open(data)
+        except Rejected as rejected:
+            self.rejected[rejected.reason] += 1
+            return
+        self.received += 1
+        self._mailbox.append((frame.src, frame.msg))
+        self._arrived.set()
+        self._arrived = trio.Event()
+
+    def frame_rejected(self, reason: str, detail: str, peer: str) -> None:
+        """Count bytes refused by the transport."""
+        self.rejected[reason] += 1
+
+    def transport_log(self, text: str) -> None:
+        """Transport news is not interesting to a client script: ignore it."""
+
+
+@asynccontextmanager
+async def open_client(cluster: ClusterConfig | str | os.PathLike[str],
+                      client_id: str | None = None) -> AsyncIterator[ClusterClient]:
+    """A :class:`ClusterClient` of ``cluster`` (a parsed config or a cluster-file path).
+
+    ``client_id`` listed under ``[clients]`` uses that address; any other id (default: a
+    random ``client-xxxxxxxx``) is ephemeral. The client closes when the block ends.
+    """
+    if not isinstance(cluster, ClusterConfig):
+        cluster = load_cluster(cluster)
+    if client_id is None:
+        client_id = f"client-{secrets.token_hex(4)}"
+    check_node_id(client_id)
+    client = ClusterClient(cluster, client_id)
+    await client._transport.open(client)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client._transport.serve)
+            try:
+                yield client
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The nursery wraps whatever the ``async with`` body raised in an exception group;
+        # give the caller back the exception they raised (an AssertionError, a
+        # TimeoutError...) rather than a group of one.
+        single = _single(group)
+        if single is None:
+            raise
+        raise single from None
+    finally:
+        client._transport.close()
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        if len(exc.exceptions) != 1:
+            return None
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _matcher(match: Match) -> Callable[[Any], bool]:
+    if match is None:
+        return lambda msg: True
+    if isinstance(match, type | tuple):
+        kinds = match
+        return lambda msg: isinstance(msg, kinds)
+    return match

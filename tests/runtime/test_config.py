@@ -1,0 +1,102 @@
+"""The cluster file: what it accepts, and a clear one-line error for everything else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dsys.errors import ConfigError, UsageError
+from dsys.runtime import load_cluster, parse_cluster
+
+GOOD = """
+[cluster]
+transport = "udp"
+codec = "json"
+secret = "s3cret"
+max_frame = 4096
+send_queue = 16
+
+[nodes]
+b = "127.0.0.1:7002"
+a = { address = "127.0.0.1:7001", target = "app.py:Pinger" }
+c = { address = "[::1]:7003", bind = "[::]:7003" }
+
+[clients]
+alice = "127.0.0.1:7100"
+"""
+
+
+def test_a_full_file_is_read_into_a_config() -> None:
+    cluster = parse_cluster(GOOD, source="good.toml")
+    assert cluster.transport == "udp" and cluster.codec == "json"
+    assert cluster.secret == b"s3cret" and "s3cret" not in repr(cluster)
+    assert cluster.node_ids == ("a", "b", "c") and cluster.peers_of("b") == ("a", "c")
+    assert cluster.nodes["c"].host == "::1" and cluster.nodes["c"].address == "[::1]:7003"
+    assert cluster.nodes["c"].bind_address == "[::]:7003"
+    assert cluster.nodes["a"].bind_address == "127.0.0.1:7001"  # binds where it is reached
+    assert cluster.frame_limit == 4096 and cluster.send_queue == 16
+    assert set(cluster.endpoints()) == {"a", "b", "c", "alice"}
+    assert not cluster.on_loopback  # c listens on every interface
+
+
+def test_defaults_are_tcp_json_loopback_one_mebibyte() -> None:
+    cluster = parse_cluster('[nodes]\na = "127.0.0.1:7001"')
+    assert (cluster.transport, cluster.codec, cluster.secret) == ("tcp", "json", None)
+    assert cluster.max_frame == 1 << 20 and cluster.on_loopback
+
+
+def test_udp_caps_the_frame_limit_at_one_datagram() -> None:
+    cluster = parse_cluster('[cluster]\ntransport = "udp"\n[nodes]\na = "127.0.0.1:1"')
+    assert cluster.frame_limit == 65507
+
+
+def test_targets_and_secret_files_are_relative_to_the_cluster_file(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("from-a-file\n")
+    path = tmp_path / "cluster.toml"
+    path.write_text('[cluster]\nsecret_file = "secret.txt"\n[nodes]\n'
+                    'a = { address = "127.0.0.1:7001", target = "app.py:Node" }\n'
+                    'b = { address = "127.0.0.1:7002", target = "pkg.mod:Node" }\n')
+    cluster = load_cluster(path)
+    assert cluster.secret == b"from-a-file"
+    assert cluster.target_of("a") == f"{tmp_path / 'app.py'}:Node"
+    assert cluster.target_of("b") == "pkg.mod:Node"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[nodes", "not valid TOML"),
+    ("[cluster]\ntransport = 'tcp'", "no [nodes] table"),
+    ("[nodes]", "[nodes] is empty"),
+    ("[nodes]\na = '127.0.0.1'", "is not host:port"),
+    ("[nodes]\na = '127.0.0.1:99999'", "between 1 and 65535"),
+    ("[nodes]\na = '::1:7001'", "IPv6 address in brackets"),
+    ("[nodes]\na = 7001", 'expected "host:port"'),
+    ("[nodes]\na = { adress = '127.0.0.1:1' }", "unknown key(s) ['adress']"),
+    ("[nodes]\na = '0.0.0.0:7001'", "peers cannot dial 0.0.0.0"),
+    ("[nodes]\n'a/b' = '127.0.0.1:1'", "without '/'"),
+    ("[nodes]\na = '127.0.0.1:1'\nb = '127.0.0.1:1'", "have the same address"),
+    ("[nodes]\na = { address = '127.0.0.1:1', target = 'app.py' }", "target must look like"),
+    ("[cluster]\ntransport = 'quic'\n[nodes]\na = '127.0.0.1:1'", "transport must be one of"),
+    ("[cluster]\ncodec = 'pickle'\n[nodes]\na = '127.0.0.1:1'", "codec must be one of"),
+    ("[cluster]\nmax_frame = 'big'\n[nodes]\na = '127.0.0.1:1'", "max_frame must be an integer"),
+    ("[cluster]\nsend_queue = 0\n[nodes]\na = '127.0.0.1:1'", "send_queue must be an integer"),
+    ("[cluster]\nsecret = ''\n[nodes]\na = '127.0.0.1:1'", "the secret is empty"),
+    ("[cluster]\nsecret = 's'\nsecret_file = 'f'\n[nodes]\na = '127.0.0.1:1'", "not both"),
+    ("[cluster]\nsecret_file = 'missing.txt'\n[nodes]\na = '127.0.0.1:1'", "cannot read secret"),
+    ("[cluster]\ntransprot = 'udp'\n[nodes]\na = '127.0.0.1:1'", "unknown key(s) ['transprot']"),
+    ("[nodes]\na = '127.0.0.1:1'\n[clients]\na = '127.0.0.1:2'", "both a node and a client"),
+    ("[nodes]\na = '127.0.0.1:1'\n[extra]\nx = 1", "unknown table(s) ['extra']"),
+])
+def test_every_mistake_is_one_clear_line(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_cluster(text, source="c.toml")
+    message = str(info.value)
+    assert message.startswith("c.toml: ") and expected in message and "\n" not in message
+
+
+def test_a_missing_file_and_an_unknown_node_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cluster file not found"):
+        load_cluster(tmp_path / "nope.toml")
+    cluster = parse_cluster('[nodes]\na = "127.0.0.1:1"', source="c.toml")
+    with pytest.raises(UsageError, match=r"c\.toml has no node 'z'; its nodes are: a"):
+        cluster.node("z")

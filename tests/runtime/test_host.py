@@ -1,0 +1,265 @@
+"""The node host in this process: request/reply, handler errors, timers, traces, routing."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from dsys import Node, Trace
+from dsys.demos.pingpong import Pinger, Ponger
+from dsys.errors import ConfigError
+from dsys.runtime import NodeHost, open_client, parse_cluster
+from tests.runtime.apps import Boom, Echo, EchoOk, Get, Put, PutOk, Relay, Server, Value
+from tests.runtime.conftest import running
+from tests.runtime.helpers import cluster_text, wait_until
+
+TIMEOUT = 20
+
+
+@pytest.mark.parametrize(("transport", "extra"), [
+    ("tcp", ""), ("udp", ""), ("tcp", 'codec = "msgpack"'), ("udp", 'secret = "s"'),
+    ("tcp", 'secret = "s"\ncodec = "msgpack"'),
+])
+async def test_a_client_request_gets_its_reply(transport: str, extra: str) -> None:
+    cluster = parse_cluster(cluster_text({"a": None}, transport, extra=extra))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}) as hosts, open_client(cluster) as client:
+            for i in range(5):
+                reply = await client.request("a", Echo(f"hi {i}"), match=EchoOk, attempts=3)
+                assert reply == EchoOk(f"hi {i}")
+            assert await client.request("a", Put("k", 7), match=PutOk) == PutOk("k")
+            assert await client.request("a", Get("k"), match=Value) == Value("k", 7)
+            stats = hosts["a"].statistics()
+            assert stats.messages_in >= 7 and stats.handler_errors == 0 and not stats.rejected
+
+
+async def test_a_handler_that_raises_is_logged_counted_and_the_node_keeps_serving(
+        tmp_path: Path) -> None:
+    cluster = parse_cluster(cluster_text({"a": None}))
+    stderr = io.StringIO()
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}, trace=tmp_path / "a.jsonl",
+                           stderr=stderr) as hosts, open_client(cluster, "tester") as client:
+            client.send("a", Boom())
+            client.send("a", Boom())
+            assert await client.request("a", Echo("still there?")) == EchoOk("still there?")
+            assert hosts["a"].statistics().handler_errors == 2
+    errors = [e for e in Trace.load(tmp_path / "a.jsonl") if e.kind == "error"]
+    assert [e.data["error"] for e in errors] == ["RuntimeError: boom, as asked"] * 2
+    assert errors[0].data["event"] == "on_message: Boom() from tester"
+    log = stderr.getvalue()
+    assert "dsys[a]: on_message: Boom() from tester raised RuntimeError: boom, as asked; the " \
+           "node keeps serving (1 handler error(s) so far)" in log
+    assert "Traceback" in log and 'raise RuntimeError("boom, as asked")' in log
+
+
+class Timers(Node):
+    """Arms, re-arms and cancels timers; records when each fired."""
+
+    def on_start(self) -> None:
+        self.fired: list[tuple[str, float]] = []
+        self.start = self.now
+        self.set_timer("slow", 2.0)
+        self.set_timer("fast", 0.5)
+        self.set_timer("cancelled", 1.0)
+        self.set_timer("rearmed", 0.2)
+        self.set_timer("rearmed", 3.0)  # only the new deadline counts
+        self.cancel_timer("cancelled")
+
+    def on_timer(self, name: str) -> None:
+        self.fired.append((name, round(self.now - self.start, 3)))
+        if name == "fast":
+            self.set_timer("again", 0.25)
+
+
+async def test_timers_fire_in_deadline_order_on_trios_clock(
+        autojump_clock: trio.testing.MockClock) -> None:
+    cluster = parse_cluster(cluster_text({"a": None}))
+    async with running(cluster, {"a": Timers}) as hosts:
+        await trio.sleep(10)
+        node: Any = hosts["a"].node
+        assert node.fired == [("fast", 0.5), ("again", 0.75), ("slow", 2.0), ("rearmed", 3.0)]
+        assert hosts["a"].statistics().timers_fired == 4
+
+
+class SelfSender(Node):
+    def on_start(self) -> None:
+        self.order: list[str] = []
+        self.send(self.id, Echo("to myself"))
+        self.order.append("on_start returned")
+
+    def on_message(self, src: str, msg: Any) -> None:
+        self.order.append(f"got {msg.text} from {src}")
+
+
+async def test_a_message_to_itself_arrives_after_the_handler_returns() -> None:
+    cluster = parse_cluster(cluster_text({"a": None}))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": SelfSender}) as hosts:
+            node: Any = hosts["a"].node
+            await wait_until(lambda: len(node.order) == 2, TIMEOUT, "the self-message")
+            assert node.order == ["on_start returned", "got to myself from a"]
+
+
+async def test_two_nodes_leave_traces_in_the_simulators_schema(tmp_path: Path) -> None:
+    cluster = parse_cluster(cluster_text({"a": None, "b": None}))
+    before = time.time()
+    # One trace file per node, as `dsys run --trace` writes them.
+    hosts = {n: NodeHost(f, n, cluster, trace=tmp_path / f"{n}.jsonl", echo_logs=False)
+             for n, f in {"b": Ponger, "a": Pinger}.items()}
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            for host in hosts.values():
+                await nursery.start(host.run)
+            pinger: Any = hosts["a"].node
+            await wait_until(lambda: pinger.next_seq == 10, TIMEOUT, "all pongs")
+            nursery.cancel_scope.cancel()
+    a, b = Trace.load(tmp_path / "a.jsonl"), Trace.load(tmp_path / "b.jsonl")
+    assert a[0].kind == "start" and a[0].data == {"incarnation": 0}
+    assert any(e.kind == "log" and e.data["text"] == "all 10 pongs received" for e in a)
+    assert {"send", "deliver", "timer_set", "timer_cancel"} <= {e.kind for e in a}
+    sent = {e.data["id"]: e for e in a if e.kind == "send"}
+    delivered = [e for e in b if e.kind == "deliver"]
+    assert len(delivered) >= 10 and all(e.data["id"] in sent for e in delivered)
+    first = delivered[0]
+    assert first.data["msg"] == {"type": "dsys.demos.pingpong:Ping", "body": {"seq": 0}}
+    assert before <= sent[first.data["id"]].time <= first.time <= time.time()
+
+
+async def test_a_message_to_nobody_is_dropped_and_counted(tmp_path: Path) -> None:
+    cluster = parse_cluster(cluster_text({"a": None}))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}, trace=tmp_path / "a.jsonl") as hosts, \
+                open_client(cluster) as client:
+            client.send("a", Relay(to="nobody", text="lost"))
+            assert await client.request("a", Echo("ok")) == EchoOk("ok")
+            assert hosts["a"].statistics().dropped == {"no route": 1}
+    drops = [e for e in Trace.load(tmp_path / "a.jsonl") if e.kind == "drop"]
+    assert drops[0].data["reason"] == "no route" and drops[0].data["to"] == "nobody"
+
+
+async def test_a_message_too_big_for_the_wire_is_a_handler_error() -> None:
+    from tests.runtime.apps import Blob
+
+    cluster = parse_cluster(cluster_text({"a": None}, extra="max_frame = 2048"))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}) as hosts, open_client(cluster) as client:
+            client.send("a", Blob("x" * 1500))  # the answer would be 3000 bytes
+            assert await client.request("a", Echo("ok")) == EchoOk("ok")
+            assert hosts["a"].statistics().handler_errors == 1
+            with pytest.raises(Exception, match="over the cluster's limit of 2048"):
+                client.send("a", Blob("x" * 3000))
+
+
+class Collector(Node):
+    def on_start(self) -> None:
+        self.got: list[object] = []
+
+    def on_message(self, src: str, msg: object) -> None:
+        self.got.append(msg)
+
+
+async def test_tcp_frames_for_a_peer_not_up_yet_wait_and_are_delivered_when_it_is() -> None:
+    cluster = parse_cluster(cluster_text({"a": None, "b": None}))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}) as hosts, open_client(cluster) as client:
+            for i in range(3):
+                client.send("a", Relay(to="b", text=f"early {i}"))
+            assert await client.request("a", Echo("ok")) == EchoOk("ok")
+            await trio.sleep(0.3)  # a few failed connection attempts, with backoff
+            async with running(cluster, {"b": Collector}) as late:
+                node: Any = late["b"].node
+                await wait_until(lambda: len(node.got) == 3, TIMEOUT, "the queued frames")
+                assert node.got == [Echo("early 0"), Echo("early 1"), Echo("early 2")]
+            assert not hosts["a"].statistics().dropped
+
+
+async def test_a_dead_peer_costs_a_bounded_queue_then_messages_are_dropped() -> None:
+    cluster = parse_cluster(cluster_text({"a": None, "b": None}, extra="send_queue = 4"))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}) as hosts, open_client(cluster) as client:
+            await client.request("a", Echo("connect first"))  # the client's queue is small too
+            for i in range(10):
+                client.send("a", Relay(to="b", text=f"m{i}"))
+            assert await client.request("a", Echo("ok")) == EchoOk("ok")
+            assert hosts["a"].statistics().dropped == {"queue full": 6}
+
+
+async def test_a_listed_client_is_answered_at_its_own_address() -> None:
+    cluster = parse_cluster(cluster_text({"a": None}, clients=("alice",)))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}), open_client(cluster, "alice") as client:
+            assert await client.request("a", Echo("hi")) == EchoOk("hi")
+            assert client.id == "alice"
+
+
+async def test_client_timeouts_and_mistakes_are_clear() -> None:
+    cluster = parse_cluster(cluster_text({"a": None, "b": None}))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}), open_client(cluster) as client:
+            with pytest.raises(TimeoutError, match="no reply from b"):
+                await client.request("b", Echo("anyone?"), timeout=0.2)
+            with pytest.raises(ConfigError, match="'zz' is not an endpoint"):
+                client.send("zz", Echo("x"))
+            with pytest.raises(TimeoutError, match=r"no message from a within 0\.1 s"):
+                await client.receive(src="a", timeout=0.1)
+    with pytest.raises(ConfigError, match="is a node of"):
+        async with open_client(cluster, "a"):
+            pass
+
+
+async def test_a_port_in_use_is_a_one_line_error() -> None:
+    cluster = parse_cluster(cluster_text({"a": None}))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}):
+            with pytest.raises(ConfigError, match=r"cannot listen on tcp 127\.0\.0\.1:\d+ for a"):
+                await NodeHost(Server, "a", cluster, echo_logs=False).run()
+
+
+async def test_the_status_file_follows_the_node(tmp_path: Path) -> None:
+    cluster = parse_cluster(cluster_text({"a": None}))
+    status = tmp_path / "a.status.json"
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}, status_file=status), \
+                open_client(cluster) as client:
+            await client.request("a", Echo("hi"))
+            up = json.loads(status.read_text())
+            assert up["state"] == "up" and up["node"] == "a" and up["transport"] == "tcp"
+    final = json.loads(status.read_text())
+    assert final["state"] == "stopped" and final["messages_in"] == 1
+
+
+class Slow(Node):
+    """A handler that takes 20 ms; a timer falls due while messages wait their turn."""
+
+    def on_start(self) -> None:
+        self.fired = 0
+        self.handled = 0
+        self.set_timer("tick", 0.01)
+
+    def on_message(self, src: str, msg: object) -> None:
+        time.sleep(0.02)  # a slow handler blocks its node, as on any real machine
+        self.handled += 1
+
+    def on_timer(self, name: str) -> None:
+        self.fired += 1
+
+
+async def test_a_timer_due_while_the_node_is_busy_fires_once() -> None:
+    cluster = parse_cluster(cluster_text({"a": None}))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Slow}) as hosts, open_client(cluster) as client:
+            for i in range(10):
+                client.send("a", Echo(f"{i}"))
+            node: Any = hosts["a"].node
+            await wait_until(lambda: node.handled == 10 and node.fired == 1, TIMEOUT,
+                             "ten slow messages and the timer")
+            await trio.sleep(0.1)
+            assert node.fired == 1 and hosts["a"].statistics().timers_fired == 1
