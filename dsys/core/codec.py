@@ -175,10 +175,14 @@ def _explain(exc: BaseException, type_: Any) -> str:
     return cattrs.v.format_exception(exc, type_)
 
 
+# Built once: json.dumps with non-default options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def dumps(obj: Any) -> bytes:
     """Compact, canonical JSON bytes (keys in declaration order, no NaN)."""
     try:
-        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+        return _ENCODER.encode(obj).encode()
     except (TypeError, ValueError) as exc:
         raise CodecError(f"not JSON-serialisable: {exc}") from None
 

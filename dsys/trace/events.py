@@ -86,8 +86,10 @@ class TraceEvent:
             case "deliver":
                 return f"recv {_msg_text(d.get('msg'))} from {d.get('from')} (#{d.get('id')})"
             case "drop":
-                return (f"drop {d.get('type', name)} {d.get('from')}->{d.get('to')} "
-                        f"({d.get('reason')}, #{d.get('id')})")
+                what = d.get("type") or name or "frame"
+                why = ", ".join(str(x) for x in (d.get("reason"), d.get("detail")) if x)
+                mid = f", #{d['id']}" if d.get("id") is not None else ""
+                return f"drop {what} {d.get('from')}->{d.get('to')} ({why}{mid})"
             case "duplicate":
                 return f"duplicate {name} to {d.get('to')} (#{d.get('id')})"
             case "timer_set":

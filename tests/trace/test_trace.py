@@ -118,3 +118,9 @@ def test_notes_are_structured_trace_events() -> None:
     (note,) = [e for e in sim.trace if e.kind == "note"]
     assert note.node == "a" and note.data == {"event": "voted", "term": 2, "candidate": "b"}
     assert note.describe() == "voted(term=2, candidate='b')"
+
+
+def test_a_refused_frame_is_described_without_missing_fields() -> None:
+    event = TraceEvent(0.0, "a", "drop", {"from": "127.0.0.1:5555", "to": "a",
+                                           "reason": "bad tag", "detail": "no valid HMAC"})
+    assert event.describe() == "drop frame 127.0.0.1:5555->a (bad tag, no valid HMAC)"
