@@ -1,0 +1,20 @@
+"""Mutant: a member delivers a held-back message without counting it in its clock.
+
+Its clock never learns that the message was delivered: the next message of the same
+origin waits for ever, and a copy of the delivered one is "the next message" again, so it
+is delivered a second time.
+"""
+
+from __future__ import annotations
+
+from dsys.labs.solutions import lab1
+from dsys.labs.solutions.lab1 import VectorClock
+
+__all__ = ["Member", "VectorClock"]
+
+
+class Member(lab1.Member):
+    def deliver_ready(self) -> None:
+        while (ready := self.next_deliverable()) is not None:
+            self.held_back.remove(ready)
+            self.deliver(ready)  # BUG: clock[origin] is not incremented
