@@ -1,0 +1,28 @@
+"""Mutant: the server recognises a retry and sends the remembered reply, but executes
+the operation again first.
+
+The reply the client sees is the right one, so the client is happy; the store is not: an
+append retried after a lost reply is in it twice.
+"""
+
+from __future__ import annotations
+
+from dsys.labs.solutions import lab2
+from dsys.labs.solutions.lab2 import KVClient, Reply, Request
+
+__all__ = ["KVClient", "KVServer"]
+
+
+class KVServer(lab2.KVServer):
+    def on_request(self, client: str, request: Request) -> None:
+        last = self.replies.get(client)
+        if last is not None and request.seq < last.seq:
+            return
+        # BUG: executed before looking in the table, so a retry runs again
+        result = self.apply(client, request.seq, request.f, request.key, request.value)
+        if last is not None and request.seq == last.seq:
+            self.send(client, last)
+            return
+        reply = Reply(request.seq, result)
+        self.replies[client] = reply
+        self.send(client, reply)

@@ -1,0 +1,18 @@
+"""Mutant: an operation that timed out is reported as failed (fail) instead of info.
+
+fail promises that the operation had no effect. A client that got no reply cannot know
+that: only the replies may have been lost, and the operation executed.
+"""
+
+from __future__ import annotations
+
+from dsys.labs.solutions import lab2
+from dsys.labs.solutions.lab2 import KVServer
+
+__all__ = ["KVClient", "KVServer"]
+
+
+class KVClient(lab2.KVClient):
+    def give_up(self) -> None:
+        self.end_request()
+        self.fail()  # BUG: no reply does not mean no effect
