@@ -135,7 +135,7 @@ class _Slot:
 class _SimContext:
     """The :class:`~dsys.core.node.NodeContext` of one incarnation of a simulated node."""
 
-    __slots__ = ("incarnation", "node_id", "peers", "rng", "sim", "slot", "storage")
+    __slots__ = ("incarnation", "node_id", "peers", "rng", "send", "sim", "slot", "storage")
 
     def __init__(self, sim: Simulation, slot: _Slot, peers: tuple[str, ...],
                  storage: Storage) -> None:
@@ -146,6 +146,17 @@ class _SimContext:
         self.incarnation = slot.incarnation
         self.rng = Random(f"{sim.seed}/node/{slot.id}/{slot.incarnation}")
         self.storage = storage
+        # send(dst, msg, stamps) goes straight to the simulator (the hottest call there is);
+        # when this incarnation crashes, it is replaced by one that raises (see ``retire``).
+        self.send: Callable[[str, object, dict[str, Any] | None], None] = functools.partial(
+            sim._send, slot.id)
+
+    def retire(self) -> None:
+        """This incarnation crashed: anything it still tries to send is an error."""
+        def crashed(dst: str, msg: object, stamps: dict[str, Any] | None) -> None:
+            self._alive()
+
+        self.send = crashed
 
     def _alive(self) -> None:
         if self.slot.incarnation != self.incarnation or self.slot.node is None:
@@ -156,11 +167,6 @@ class _SimContext:
 
     def now(self) -> float:
         return self.slot.clock.read(self.sim._now)
-
-    def send(self, dst: str, msg: object, stamps: dict[str, Any] | None) -> None:
-        if self.slot.incarnation != self.incarnation or self.slot.node is None:
-            self._alive()
-        self.sim._send(self.node_id, dst, msg, stamps)
 
     def set_timer(self, name: str, delay: float) -> None:
         self._alive()
@@ -433,6 +439,8 @@ class Simulation:
         slot.durable, lost = slot.storage.crash(self._disk_rng)
         slot.node = None
         slot.storage = None
+        if slot.ctx is not None:
+            slot.ctx.retire()
         slot.ctx = None
         slot.timers.clear()
         if slot.client is not None and slot.client.op is not None:

@@ -262,3 +262,18 @@ def test_crashing_a_node_before_it_starts_keeps_it_down_until_restarted() -> Non
     assert sim.node("a") is None and sim.crashed == ("a",)
     sim.restart("a")
     assert sim.node("a").started == "recover"
+
+
+def test_a_crashed_incarnation_cannot_send_through_an_old_reference() -> None:
+    sim = Simulation()
+    sim.add_node("a", Counter)
+    sim.add_node("b", Chatter)
+    sim.run(until=0.01)
+    old = sim.node("a")
+    sim.crash("a")
+    with pytest.raises(UsageError, match="has crashed"):
+        old.send("b", Beat(1))
+    sim.restart("a")
+    with pytest.raises(UsageError, match="has crashed"):
+        old.send("b", Beat(1))
+    sim.node("a").send("b", Beat(2))  # the new incarnation can
