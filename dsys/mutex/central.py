@@ -109,6 +109,7 @@ class CentralMutex(Mutex):
     # ----- the coordinator's side ----------------------------------------------------
 
     def on_request_received(self, src: str, seq: int) -> None:
+        """Coordinator: queue ``src``'s request ``seq`` (once), and grant it if the lock is free."""
         if seq <= self.latest_seq.get(src, 0):
             return  # a duplicate of a request already queued or served
         self.latest_seq[src] = seq
@@ -120,6 +121,7 @@ class CentralMutex(Mutex):
             self.queue.append((src, seq, ticket))
 
     def on_release_received(self, src: str, seq: int) -> None:
+        """Coordinator: ``src`` left its entry ``seq``; grant the next request in the queue."""
         if self.holder != (src, seq):
             return  # a duplicate release, for an entry already over
         self.holder = None
@@ -127,5 +129,6 @@ class CentralMutex(Mutex):
             self.grant_to(*self.queue.popleft())
 
     def grant_to(self, node: str, seq: int, ticket: int) -> None:
+        """Coordinator: ``node`` holds the lock now (its request ``seq``, served as ``ticket``)."""
         self.holder = (node, seq)
         self.send(node, Grant(seq, ticket))

@@ -108,6 +108,8 @@ class RicartAgrawala(Mutex):
                     self.enter_if_allowed()
 
     def on_request_received(self, src: str, k: int) -> None:
+        """A request with sequence number ``k`` from ``src``: reply now, or defer the reply
+        until we leave if our own request has priority (the paper's rule)."""
         self.highest_sequence_number = max(self.highest_sequence_number, k)
         if self.has_priority_over(src, k):
             # Keep the newest request if a duplicate of an older one also arrives.
@@ -138,5 +140,6 @@ class RicartAgrawala(Mutex):
         return (self.our_sequence_number, self.node.id) < (k, src)
 
     def enter_if_allowed(self) -> None:
+        """Enter once we want to and every other node has replied."""
         if self.state == WANTED and not self.awaiting:
             self.grant(order=[self.our_sequence_number, self.node.id])

@@ -89,6 +89,7 @@ class TokenRing(Mutex):
     # ----- helpers -----------------------------------------------------------------------
 
     def receive_token(self, hops: int) -> None:
+        """The token arrived (after ``hops`` hops): use it if we want in, else pass it on."""
         self.has_token = True
         self.hops = hops
         if self.state == WANTED:
@@ -97,5 +98,6 @@ class TokenRing(Mutex):
             self.pass_token()
 
     def pass_token(self) -> None:
+        """Send the token to our successor on the ring."""
         self.has_token = False
         self.send(self.successor, Token(self.hops + 1))

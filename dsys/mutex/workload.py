@@ -82,10 +82,12 @@ class Workload(Node):
             self.think_then_request()
 
     def on_enter(self) -> None:
+        """Granted: count the entry and hold the critical section for a random time."""
         self.entries += 1
         self.set_timer("hold", self.rng.uniform(*self.hold))
 
     def think_then_request(self) -> None:
+        """Wait a random think time, then ask for the lock (unless all requests are made)."""
         if self.remaining == 0:
             return
         if self.remaining is not None:

@@ -18,7 +18,8 @@ Example:
     >>> from dsys import Nemesis, Simulation
     >>> sim = Simulation(seed=3)
     >>> nemesis = Nemesis(faults=("partition", "crash"), interval=(0.5, 1.0), stop=5.0)
-    >>> nemesis.install(sim)
+    >>> nemesis.install(sim) is nemesis
+    True
 """
 
 from __future__ import annotations

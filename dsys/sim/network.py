@@ -34,7 +34,9 @@ from dsys.errors import ConfigError
 class Latency(Protocol):
     """A latency distribution: ``sample(rng)`` returns a delay in seconds (>= 0)."""
 
-    def sample(self, rng: Random) -> float: ...
+    def sample(self, rng: Random) -> float:
+        """A delay in seconds, drawn with ``rng``."""
+        ...
 
 
 @attrs.frozen
@@ -44,6 +46,7 @@ class Constant:
     value: float
 
     def sample(self, rng: Random) -> float:
+        """The latency (always the same)."""
         return self.value
 
 
@@ -61,6 +64,7 @@ class Uniform:
             )
 
     def sample(self, rng: Random) -> float:
+        """A latency drawn uniformly from ``[low, high]``."""
         return self.low + (self.high - self.low) * rng.random()
 
 
@@ -76,6 +80,7 @@ class Exponential:
             raise ConfigError(f"exponential latency needs mean > 0 and minimum >= 0, got {self}")
 
     def sample(self, rng: Random) -> float:
+        """``minimum`` plus an exponentially distributed delay."""
         return self.minimum + rng.expovariate(1.0 / self.mean)
 
 
@@ -86,6 +91,7 @@ class Custom:
     fn: Callable[[Random], float]
 
     def sample(self, rng: Random) -> float:
+        """Whatever the user's function returns (checked to be >= 0)."""
         value = self.fn(rng)
         if not isinstance(value, int | float) or value < 0:
             raise ConfigError(f"custom latency {self.fn!r} returned {value!r}; it must be >= 0")

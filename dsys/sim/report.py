@@ -40,6 +40,7 @@ class SimulationError(Exception):
         super().__init__(self.report())
 
     def report(self) -> str:
+        """The full, multi-line report (also ``str(error)``)."""
         lines = [
             self.headline,
             f"  node:          {self.node if self.node is not None else '-'}",

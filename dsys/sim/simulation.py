@@ -67,6 +67,7 @@ class Clock:
             )
 
     def read(self, t: float) -> float:
+        """What this clock shows at virtual time ``t``."""
         return self.offset + t * (1.0 + self.drift)
 
 
