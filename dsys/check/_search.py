@@ -74,8 +74,19 @@ def search(
     *,
     deadline: float | None = None,
     clock: Callable[[], float] | None = None,
+    max_steps: int | None = None,
 ) -> SearchOutcome:
-    """Look for a linearization of ``operations`` (all needed, all valid for ``model``)."""
+    """Look for a linearization of ``operations`` (all needed, all valid for ``model``).
+
+    The search gives up ("unknown") when ``clock()`` passes ``deadline`` or after
+    ``max_steps`` steps; both are checked every ``_CLOCK_MASK + 1`` steps.
+    """
+
+    def out_of_budget(steps: int) -> bool:
+        if max_steps is not None and steps > max_steps:
+            return True
+        return deadline is not None and clock is not None and clock() > deadline
+
     ops = list(operations)
     n = len(ops)
 
@@ -196,7 +207,7 @@ def search(
                         bits |= bit[i]
                         remaining -= 1
                         if remaining == 0:
-                            return _success(stack, entry_op, ops, states[state], len(cache))
+                            return _success(stack, entry_op, ops, states[state], len(cache), steps)
                         e = nxt[0]
                         continue
                 e = nxt[e]
@@ -220,12 +231,11 @@ def search(
                             state = after
                             remaining -= required[i]
                             if remaining == 0:
-                                return _success(stack, entry_op, ops, states[state], len(cache))
+                                return _success(stack, entry_op, ops, states[state],
+                                                len(cache), steps)
                             steps += 1
-                            if deadline is not None and not steps & _CLOCK_MASK:
-                                assert clock is not None
-                                if clock() > deadline:
-                                    raise _Timeout
+                            if not steps & _CLOCK_MASK and out_of_budget(steps):
+                                raise _Timeout
                             break  # a new configuration
                     e = nxt[e]
                     continue
@@ -257,10 +267,8 @@ def search(
                         break
                     # A forced placement was the only one worth trying here: keep popping.
                 steps += 1
-                if deadline is not None and not steps & _CLOCK_MASK:
-                    assert clock is not None
-                    if clock() > deadline:
-                        raise _Timeout
+                if not steps & _CLOCK_MASK and out_of_budget(steps):
+                    raise _Timeout
                 e = nxt[e]
     except _Timeout:
         order, sid, _, _ = best or ([], state, -1, [])
@@ -275,6 +283,8 @@ def _success(
     ops: list[Operation],
     state: Any,
     configurations: int,
+    steps: int,
 ) -> SearchOutcome:
     order = [ops[entry_op[e]] for e, _, _ in stack]
-    return SearchOutcome("linearizable", order, state, configurations=configurations)
+    return SearchOutcome("linearizable", order, state, configurations=configurations,
+                         steps=steps)

@@ -247,3 +247,33 @@ def test_history_objects_and_event_lists_give_the_same_result() -> None:
     rows = events((0, "invoke", "write", 1), (0, "ok", "write", 1))
     assert check_linearizable(History.from_events(rows), "register").linearizable
     assert check_linearizable(rows, get_model("register")).linearizable
+
+
+def _hard_history(writers: int = 12) -> list[dict[str, object]]:
+    """Many overlapping writes, then a read of a value nobody wrote: not linearizable, and
+    only found out after trying many orders of the writes."""
+    events: list[dict[str, object]] = []
+    for p in range(writers):
+        events.append({"process": p, "type": "invoke", "f": "write", "value": p})
+    for p in range(writers):
+        events.append({"process": p, "type": "ok", "f": "write", "value": p})
+    events.append({"process": writers, "type": "invoke", "f": "read", "value": None})
+    events.append({"process": writers, "type": "ok", "f": "read", "value": 999})
+    return events
+
+
+def test_a_step_budget_gives_the_same_unknown_every_time_and_a_big_one_decides() -> None:
+    from dsys.check import Verdict, check_linearizable
+
+    small = [check_linearizable(_hard_history(), "register", max_steps=1000) for _ in range(2)]
+    assert [r.verdict for r in small] == [Verdict.UNKNOWN, Verdict.UNKNOWN]
+    assert small[0].partitions[0].configurations == small[1].partitions[0].configurations
+    decided = check_linearizable(_hard_history(), "register", max_steps=10_000_000)
+    assert decided.verdict is Verdict.NOT_LINEARIZABLE
+
+
+def test_a_negative_step_budget_is_an_input_error() -> None:
+    from dsys.check import CheckInputError, check_linearizable
+
+    with pytest.raises(CheckInputError, match="max_steps"):
+        check_linearizable(_hard_history(2), "register", max_steps=-1)
