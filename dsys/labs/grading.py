@@ -44,7 +44,7 @@ import importlib.util
 import io
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from random import Random
 from types import ModuleType
@@ -124,6 +124,22 @@ class Trial:
         self.rng = Random(f"{seed}/grader/{test}")
         self.sims: list[Simulation] = []
         self.max_events = max_events
+        self.focused: dict[str, Any] = {}
+
+    def focus(self, *, start: float | None = None, end: float | None = None,
+              nodes: Iterable[str] | None = None, kinds: Iterable[str] | None = None) -> None:
+        """Say which events explain the failure about to be raised.
+
+        By default a failure report shows the last events of the run, which is right for
+        a violation caught as it happens (an invariant) but not for a check made at the
+        end (a history that is not linearizable). Call this before raising to show the
+        last events within ``start``..``end`` on ``nodes`` of ``kinds`` instead.
+
+        Example: ``trial.focus(start=op_time - 0.5, end=op_time, nodes=["c1", "server"])``.
+        """
+        self.focused = {"start": start, "end": end,
+                        "nodes": list(nodes) if nodes is not None else None,
+                        "kinds": list(kinds) if kinds is not None else None}
 
     def simulation(self, network: Network | None = None, *, codec: bool = True) -> Simulation:
         """A new :class:`~dsys.Simulation` seeded with this trial's seed, recording a trace."""
@@ -393,7 +409,7 @@ def run_trial(lab: Lab, impl: ModuleType, test: GradedTest, seed: int, *, replay
         test=test.name,
         seed=seed,
         message=message,
-        excerpt=_excerpt(sim) if sim is not None else "",
+        excerpt=_excerpt(sim, trial.focused) if sim is not None else "",
         replay=replay,
         trace_paths=tuple(paths),
         where=where,
@@ -401,9 +417,10 @@ def run_trial(lab: Lab, impl: ModuleType, test: GradedTest, seed: int, *, replay
     )
 
 
-def _excerpt(sim: Simulation) -> str:
+def _excerpt(sim: Simulation, focus: dict[str, Any]) -> str:
+    trace = sim.trace.filter(**focus) if focus else sim.trace
     # The violation or error event repeats the failure message: show what led to it.
-    events = [e for e in sim.trace if e.kind not in ("violation", "error")]
+    events = [e for e in trace if e.kind not in ("violation", "error")]
     return format_events(events[-EXCERPT_EVENTS:])
 
 

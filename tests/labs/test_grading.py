@@ -223,3 +223,34 @@ def test_a_grader_without_graded_tests_is_a_config_error(tmp_path: Path) -> None
     lab = Lab.load(make_lab(tmp_path, grader="X = 1\n"))
     with pytest.raises(ConfigError, match="no graded tests"):
         load_grader(lab)
+
+
+def test_a_test_can_focus_the_failure_excerpt_on_the_events_that_explain_it(lab: Lab) -> None:
+    from dsys.demos.pingpong import Pinger, Ponger
+    from dsys.labs import GradedTest
+
+    def late_check(trial: Trial) -> None:
+        """A check made at the end, about something early in the run."""
+        sim = trial.simulation()
+        sim.add_node("a", Pinger)
+        sim.add_node("b", Ponger)
+        trial.run(sim, 1.0)
+        trial.focus(end=0.01, nodes=["b"])
+        raise AssertionError("the first ping was answered too late")
+
+    def unfocused(trial: Trial) -> None:
+        """The same check, without saying where to look."""
+        sim = trial.simulation()
+        sim.add_node("a", Pinger)
+        sim.add_node("b", Ponger)
+        trial.run(sim, 1.0)
+        raise AssertionError("the first ping was answered too late")
+
+    impl = load_reference(lab)
+    focused = run_trial(lab, impl, GradedTest("late", 1, 1, late_check, "late"), 0, replay="x")
+    plain = run_trial(lab, impl, GradedTest("plain", 1, 1, unfocused, "plain"), 0, replay="x")
+    assert focused is not None and plain is not None
+    times = [float(line.split()[0]) for line in focused.excerpt.splitlines()]
+    assert times and max(times) <= 0.01
+    assert all(line.split()[1] == "b" for line in focused.excerpt.splitlines())
+    assert "all 10 pongs received" in plain.excerpt  # the default: the end of the run
