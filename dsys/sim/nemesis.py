@@ -10,6 +10,10 @@ fault, lets it last a random ``duration``, reverts it, and starts again. Faults:
   (at most ``max_crashed`` at a time; default: a minority of the servers);
 * ``"clock"``: one random server's clock jumps by up to ``clock_jump`` seconds.
 
+With ``include_clients=True`` the network faults (partition, isolate, oneway) may also cut
+simulated clients off, as a client machine losing its network would be; crashes and clock
+jumps still only hit servers (a client's history must survive).
+
 At ``stop`` the nemesis heals the network and restarts every node it crashed, so a test
 can then check that the system recovers. It uses only the simulator's public fault API,
 and draws every choice from its own random generator (``"<seed>/nemesis"``).
@@ -65,6 +69,7 @@ class Nemesis:
     stop: float | None = None
     max_crashed: int | None = None
     clock_jump: float = 0.5
+    include_clients: bool = False
     history: list[tuple[float, str, str]] = attrs.field(factory=list, init=False)
     _sim: Any = attrs.field(default=None, init=False, repr=False)
     _rng: Random = attrs.field(factory=Random, init=False, repr=False)
@@ -100,25 +105,27 @@ class Nemesis:
             return
         sim, rng = self._sim, self._rng
         servers = list(sim.node_ids)
+        # Who the network faults may cut off (crashes and clocks stay on servers).
+        reachable = servers + list(sim.client_ids) if self.include_clients else servers
         kind = rng.choice(self.faults)
         revert: Callable[[], None]
         target = ""
-        if len(servers) < 2 and kind != "crash":
+        if len(reachable) < 2 and kind != "crash":
             kind = "crash"
         if kind == "partition":
-            shuffled = servers[:]
+            shuffled = reachable[:]
             rng.shuffle(shuffled)
             cut = rng.randint(1, len(shuffled) - 1)
             sim.partition(shuffled[:cut], shuffled[cut:])
             target = ",".join(sorted(shuffled[:cut]))
             revert = sim.heal
         elif kind == "isolate":
-            target = rng.choice(servers)
-            sim.isolate(target)
+            target = rng.choice(reachable)
+            sim.partition([target], [n for n in reachable if n != target])
             revert = sim.heal
         elif kind == "oneway":
-            target = rng.choice(servers)
-            for other in servers:
+            target = rng.choice(reachable)
+            for other in reachable:
                 if other != target:
                     sim.block(other, target)
             revert = sim.heal

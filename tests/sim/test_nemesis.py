@@ -62,3 +62,30 @@ def test_same_seed_same_nemesis_schedule() -> None:
 def test_bad_nemesis_settings(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         Nemesis(**kwargs)  # type: ignore[arg-type]
+
+
+def test_network_faults_can_cut_clients_off_but_never_crash_them() -> None:
+    from tests.sim.test_running import Register, Writer, writes
+
+    sim = Simulation(seed=2, network=Network(latency=0.002))
+    sim.add_node("server", Register)
+    for c in ("c0", "c1"):
+        sim.add_client(c, Writer, workload=writes, ops=None, think=0.01)
+    nemesis = Nemesis(faults=("partition", "isolate", "oneway", "crash"), include_clients=True,
+                      interval=(0.05, 0.1), duration=(0.05, 0.1), max_crashed=1,
+                      stop=3.0).install(sim)
+    sim.run(until=3.0)
+    cut = [e for e in sim.trace if e.kind == "drop" and e.data["reason"] == "partition"]
+    assert {e.data["from"] for e in cut} & {"c0", "c1"}  # clients were cut off
+    assert {kind for _, kind, _ in nemesis.history} >= {"partition", "isolate", "oneway"}
+    assert not [e for e in sim.trace if e.kind == "crash" and e.node in ("c0", "c1")]
+    # Without the option, clients are never cut off.
+    plain = Simulation(seed=2, network=Network(latency=0.002))
+    plain.add_node("server", Register)
+    plain.add_node("other", Register)
+    plain.add_client("c0", Writer, workload=writes, ops=None, think=0.01)
+    Nemesis(faults=("partition", "oneway"), interval=(0.05, 0.1), duration=(0.05, 0.1),
+            stop=2.0).install(plain)
+    plain.run(until=2.0)
+    assert not [e for e in plain.trace if e.kind == "drop" and e.data["from"] == "c0"
+                and e.data["reason"] == "partition"]
