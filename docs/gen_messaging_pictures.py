@@ -67,7 +67,7 @@ def chat_picture(protocol: str) -> str:
     """The causal demo's chat over one protocol, drawn (Carol's own relays left out)."""
     sim = causal.scenario(protocols=(protocol,))
     sim.run(until=0.35)
-    message = {"fifo": "FifoMessage", "causal": "CausalMessage"}[protocol]
+    message = {"fifo": "RbMessage", "causal": "CausalMessage"}[protocol]
 
     def label(event: TraceEvent) -> str | None:
         if event.data.get("event") == "deliver":

@@ -82,7 +82,7 @@ class HLCLayer(Layer):
 
     Example:
         >>> from dsys import Clock, Node, Simulation, message
-        >>> @message(name="doc:Note")
+        >>> @message(name="doc:StampedNote")
         ... class Note:
         ...     pass
         >>> class Writer(Node):

@@ -24,12 +24,20 @@ from typing import Any, TypeVar, dataclass_transform, overload
 
 import attrs
 
+from dsys.errors import UsageError
+
 T = TypeVar("T")
 
 # The registry is filled at import time by ``@message`` and read by the codec. Re-defining a
 # class under the same tag (a module reloaded, a class built inside a test function that
-# runs twice) replaces the earlier entry: the newest definition is the one in use.
+# runs twice: same module, same qualified name) replaces the earlier entry: the newest
+# definition is the one in use. A *different* class under a tag already taken is an error:
+# the wire could not tell the two apart.
 _REGISTRY: dict[str, type] = {}
+
+
+def _origin(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def message_tag(cls: type) -> str:
@@ -90,6 +98,13 @@ def message(
             return c
         made: Any = attrs.frozen(c, slots=True) if not attrs.has(c) else c
         tag = name or f"{c.__module__}:{c.__qualname__}"
+        earlier = _REGISTRY.get(tag)
+        if earlier is not None and _origin(earlier) != _origin(c):
+            raise UsageError(
+                f"message tag {tag!r} is taken by {_origin(earlier)}; {_origin(c)} cannot be "
+                "registered under it too (the wire could not tell them apart): give one of "
+                "them another name=..."
+            )
         made.__dsys_tag__ = tag
         fields = tuple(a.name for a in attrs.fields(made))
         made.__dsys_fields__ = fields

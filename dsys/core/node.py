@@ -9,17 +9,26 @@ no thread: the *host* (the simulator, the trio runtime, a model checker) owns al
 time, and talks to the node through a :class:`NodeContext`.
 
 Composition. A node can be assembled from :class:`Component` objects (a failure detector,
-an election module, a Raft log), each with its own message types and its own timers, and
-from :class:`Layer` objects that stamp every outgoing message and read the stamp of every
-incoming one (a Lamport clock needs nothing else). Routing is explicit and deterministic:
+an election module, a Raft log), each with its own name, messages and timers, and from
+:class:`Layer` objects that stamp every outgoing message and read the stamp of every
+incoming one (a Lamport clock needs nothing else). Routing is by *name*, explicit and
+deterministic, so two instances of one component class can share a node (two broadcast
+groups, two Raft groups):
 
-* an incoming message first passes through every layer (in the order they were added),
-  each seeing its own stamp; then it goes to the component that declared its type in
-  ``messages``, or else to the node's ``on_message``;
+* a message a component sends carries the component's name (in the envelope's stamps,
+  under :data:`ROUTE_KEY`); on the receiving node it goes to the component of that name;
+* a message without a component name (sent by the node itself, or by a plain client)
+  goes to the one component whose ``messages`` list its type, else to the node's
+  ``on_message``; a routed message whose component the receiver does not have goes there
+  too (a client that talks to a component, say);
+* before either, an incoming message passes through every layer (in the order they were
+  added), each seeing its own stamp;
 * a component's timer names are prefixed with ``"<component name>/"`` on the host, and
   its fires come back to the component's ``on_timer`` without the prefix;
-* on start and on recovery, components are started (in the order they were added) before
-  the node's own handler runs.
+* start order: on start (and on recovery) every component's ``on_start`` (``on_recover``)
+  runs, in the order they were added, then the node's own; then, once all of them have
+  run, every component's ``on_started`` and finally the node's: the hook for work that
+  needs the whole node up (re-sending after a restart, say).
 
 Example:
     >>> from dsys import Node, message
@@ -81,6 +90,10 @@ class NodeContext(Protocol):
         ...
 
 
+#: The stamps key that carries the name of the component that sent a message (``"@"`` keeps
+#: it apart from layer names, which may not start with it).
+ROUTE_KEY = "@component"
+
 # Set by a host while it calls a node factory, so that ``self.id``, ``self.peers`` and
 # friends already work inside a node's ``__init__``.
 _CONSTRUCTING: ContextVar[NodeContext | None] = ContextVar("dsys_constructing", default=None)
@@ -141,13 +154,6 @@ class _Actor:
         """Persistent storage that survives crashes; see :class:`~dsys.core.storage.Storage`."""
         return self._context().storage
 
-    def broadcast(self, msg: object, *, include_self: bool = False) -> None:
-        """Send ``msg`` to every peer (in sorted id order), and to itself if asked."""
-        for peer in self.peers:
-            self.send(peer, msg)
-        if include_self:
-            self.send(self.id, msg)
-
     def send(self, dst: str, msg: object) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -162,7 +168,8 @@ class Node(_Actor):
     """
 
     _components: dict[str, Component]
-    _routes: dict[type, Component]
+    # message type -> the one component that lists it in ``messages`` (None: several do)
+    _routes: dict[type, Component | None]
     _layers: list[Layer]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Node:
@@ -191,6 +198,10 @@ class Node(_Actor):
     def on_timer(self, name: str) -> None:
         """Called when the timer ``name`` (set with :meth:`set_timer`) fires."""
 
+    def on_started(self) -> None:
+        """Called after ``on_start`` (or ``on_recover``) of the node and of every component,
+        and after every component's ``on_started``: the whole node is up."""
+
     # ----- effects --------------------------------------------------------------------
 
     def send(self, dst: str, msg: object) -> None:
@@ -203,6 +214,20 @@ class Node(_Actor):
             ctx.send(dst, msg, {layer.name: layer.stamp(dst, msg) for layer in self._layers})
         else:
             ctx.send(dst, msg, None)
+
+    def _send_from(self, component: str, dst: str, msg: object) -> None:
+        """Send ``msg`` on behalf of the component named ``component`` (routed by name)."""
+        ctx = self._context()
+        stamps: dict[str, Any] = {layer.name: layer.stamp(dst, msg) for layer in self._layers}
+        stamps[ROUTE_KEY] = component
+        ctx.send(dst, msg, stamps)
+
+    def broadcast(self, msg: object, *, include_self: bool = False) -> None:
+        """Send ``msg`` to every peer (in sorted id order), and to itself if asked."""
+        for peer in self.peers:
+            self.send(peer, msg)
+        if include_self:
+            self.send(self.id, msg)
 
     def set_timer(self, name: str, delay: float) -> None:
         """Arm the timer ``name`` to fire after ``delay`` seconds of this node's clock.
@@ -237,30 +262,34 @@ class Node(_Actor):
     # ----- composition ----------------------------------------------------------------
 
     def add_component(self, component: C, name: str | None = None) -> C:
-        """Attach ``component`` to this node and return it.
+        """Attach ``component`` to this node under ``name`` and return it.
 
-        Messages of the types in ``component.messages`` go to the component; its timers
-        are namespaced by ``name`` (default: the component's ``default_name``).
+        ``name`` (default: the component's ``default_name``) routes the component's
+        messages and namespaces its timers, so one node can hold two components of one
+        class under two names. Messages that arrive without a component name (from a node
+        or client that is not a component) go to the component whose ``messages`` list
+        their type.
         """
         name = name or component.default_name
-        if not name or "/" in name:
+        if not isinstance(name, str) or not name or "/" in name:
             raise UsageError(f"component name {name!r} must be non-empty and contain no '/'")
         if name in self._components:
             raise UsageError(f"{type(self).__name__} already has a component named {name!r}")
+        if getattr(component, "node", None) is not None:
+            raise UsageError(f"{type(component).__name__} {component.name!r} is already part "
+                             "of a node; build one component object per node")
         for msg_type in component.messages:
-            if msg_type in self._routes:
-                other = self._routes[msg_type].name
-                raise UsageError(
-                    f"message type {msg_type.__name__} is claimed by both components "
-                    f"{other!r} and {name!r}"
-                )
-            self._routes[msg_type] = component
+            # Listed by two components: an unnamed message of this type is ambiguous.
+            self._routes[msg_type] = None if msg_type in self._routes else component
         component._attach(self, name)
         self._components[name] = component
         return component
 
     def add_layer(self, layer: L) -> L:
         """Attach a layer that stamps outgoing and reads incoming messages; returns it."""
+        if not isinstance(layer.name, str) or not layer.name or layer.name.startswith("@"):
+            raise UsageError(f"layer name {layer.name!r} must be a non-empty string not "
+                             "starting with '@' (those stamps keys are dsys's own)")
         if any(existing.name == layer.name for existing in self._layers):
             raise UsageError(f"{type(self).__name__} already has a layer named {layer.name!r}")
         layer.node = self
@@ -275,18 +304,34 @@ class Node(_Actor):
     # ----- called by hosts --------------------------------------------------------------
 
     def _dispatch_start(self, recovered: bool) -> None:
-        for component in self._components.values():
+        components = tuple(self._components.values())
+        for component in components:
             component.on_recover() if recovered else component.on_start()
         self.on_recover() if recovered else self.on_start()
+        for component in components:
+            component.on_started()
+        self.on_started()
 
     def _dispatch_message(self, src: str, msg: Any, stamps: dict[str, Any] | None) -> None:
         for layer in self._layers:
             layer.on_receive(src, msg, stamps.get(layer.name) if stamps else None)
-        component = self._routes.get(type(msg)) if self._routes else None
-        if component is not None:
-            component.on_message(src, msg)
-        else:
-            self.on_message(src, msg)
+        if self._components:
+            route = stamps.get(ROUTE_KEY) if stamps else None
+            component = self._components.get(route) if route is not None else None
+            if component is None and self._routes:
+                kind = type(msg)
+                component = self._routes.get(kind)
+                if component is None and kind in self._routes:
+                    names = [c.name for c in self._components.values() if kind in c.messages]
+                    raise UsageError(
+                        f"{src} sent {kind.__name__} to {self.id} with no component name, and "
+                        f"components {', '.join(map(repr, names))} all handle that type; send "
+                        "it from a component (component.send), or take it in on_message"
+                    )
+            if component is not None:
+                component.on_message(src, msg)
+                return
+        self.on_message(src, msg)
 
     def _dispatch_timer(self, name: str) -> None:
         if self._components and "/" in name:
@@ -303,11 +348,14 @@ class Node(_Actor):
 
 
 class Component(_Actor):
-    """A piece of a node with its own messages and timers.
+    """A piece of a node with its own name, messages and timers.
 
-    Subclasses list the message types they handle in ``messages`` and override the
-    ``on_*`` handlers. ``self.node`` is the node it is attached to; effects go through it
-    (and so through its layers).
+    Subclasses override the ``on_*`` handlers; messages the component sends come back to
+    the component of the same name on the receiving node. ``messages`` lists the types it
+    also takes when they arrive without a component name (from a client, say).
+    ``self.node`` is the node it is attached to; effects go through it (and so through
+    its layers). ``self.id``, ``self.peers``, ``self.rng`` and ``self.storage`` work from
+    ``__init__`` on when the component is built inside its node's ``__init__``.
 
     Example:
         >>> from dsys import Component, Node, message
@@ -320,7 +368,7 @@ class Component(_Actor):
         ...     def on_start(self) -> None:
         ...         self.set_timer("beat", 0.1)     # the host sees "hb/beat"
         ...     def on_timer(self, name: str) -> None:
-        ...         self.broadcast(Beat())
+        ...         self.send_to_peers(Beat())
         ...         self.set_timer("beat", 0.1)
         >>> class Server(Node):
         ...     def __init__(self) -> None:
@@ -351,7 +399,19 @@ class Component(_Actor):
     @property
     def _ctx(self) -> NodeContext | None:  # type: ignore[override]
         node = getattr(self, "node", None)
-        return None if node is None else node._ctx
+        # Not attached yet: inside a node's __init__, the host's context is known already.
+        return _CONSTRUCTING.get() if node is None else node._ctx
+
+    def _context(self) -> NodeContext:
+        ctx = self._ctx
+        if ctx is None:
+            raise UsageError(
+                f"{type(self).__name__} is not part of a running node: self.id, self.peers, "
+                "self.now, self.rng and self.storage work once the component is built inside "
+                "a node's __init__ (or attached with node.add_component) and that node runs "
+                "on a host"
+            )
+        return ctx
 
     def on_start(self) -> None:
         """Called when the node starts, before the node's own ``on_start``."""
@@ -366,9 +426,21 @@ class Component(_Actor):
     def on_timer(self, name: str) -> None:
         """Called when one of this component's timers fires (name without prefix)."""
 
+    def on_started(self) -> None:
+        """Called once the node and all its components have run ``on_start`` (or
+        ``on_recover``): the place for work that needs the whole node up."""
+
     def send(self, dst: str, msg: object) -> None:
-        """Send through the node (and its layers)."""
-        self.node.send(dst, msg)
+        """Send ``msg`` to the component of the same name on node ``dst`` (through the
+        node's layers)."""
+        self.node._send_from(self.name, dst, msg)
+
+    def send_to_peers(self, msg: object, *, include_self: bool = False) -> None:
+        """Send ``msg`` to this component on every peer (sorted), and on itself if asked."""
+        for peer in self.peers:
+            self.send(peer, msg)
+        if include_self:
+            self.send(self.id, msg)
 
     def set_timer(self, name: str, delay: float) -> None:
         """Arm this component's timer ``name`` (namespaced on the node)."""

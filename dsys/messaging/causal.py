@@ -54,7 +54,7 @@ from typing import Any
 from dsys.clocks import VectorClock
 from dsys.core.messages import message
 from dsys.messaging.broadcast import message_id
-from dsys.messaging.reliable import ReliableBroadcast
+from dsys.messaging.reliable import RbAck, ReliableBroadcast
 
 # ----- messages ----------------------------------------------------------------------------
 
@@ -71,11 +71,9 @@ class CausalMessage:
     payload: Any
 
 
-@message
-class CausalAck:
-    """"I have message ``id``" (the reliable-broadcast layer's acknowledgement)."""
-
-    id: str
+#: Causal broadcast acknowledges with reliable broadcast's :class:`RbAck` (routing by
+#: component name keeps it apart); the old name stays as an alias.
+CausalAck = RbAck
 
 
 # ----- the protocol --------------------------------------------------------------------------
@@ -84,11 +82,10 @@ class CausalAck:
 class CausalBroadcast(ReliableBroadcast):
     """Reliable broadcast delivering in causal order, by vector clocks."""
 
-    messages = (CausalMessage, CausalAck)
+    messages = (CausalMessage, RbAck)
     default_name = "causal"
     guarantees = ("validity", "no-duplication", "no-creation", "agreement", "fifo-order",
                   "causal-order")
-    ack_type = CausalAck
 
     delivered_clock: VectorClock
     held_back: list[CausalMessage]

@@ -39,28 +39,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsys.core.messages import message
 from dsys.messaging.broadcast import message_id
-from dsys.messaging.reliable import ReliableBroadcast
+from dsys.messaging.reliable import RbAck, RbMessage, ReliableBroadcast
 
-# ----- messages ----------------------------------------------------------------------------
-
-
-@message
-class FifoMessage:
-    """A FIFO-broadcast message: ``seq`` is its place in its sender's sequence."""
-
-    origin: str
-    epoch: int
-    seq: int
-    payload: Any
-
-
-@message
-class FifoAck:
-    """"I have message ``id``" (the reliable-broadcast layer's acknowledgement)."""
-
-    id: str
+# FIFO broadcast sends reliable broadcast's own messages (:class:`RbMessage` carries the
+# sender's sequence number already, and :class:`RbAck`); routing by component name keeps
+# them apart from another broadcast component's on the same node. The old names stay as
+# aliases.
+FifoMessage = RbMessage
+FifoAck = RbAck
 
 
 # ----- the protocol --------------------------------------------------------------------------
@@ -69,21 +56,16 @@ class FifoAck:
 class FifoBroadcast(ReliableBroadcast):
     """Reliable broadcast delivering each sender's messages in the order it sent them."""
 
-    messages = (FifoMessage, FifoAck)
     default_name = "fifo"
     guarantees = ("validity", "no-duplication", "no-creation", "agreement", "fifo-order")
-    ack_type = FifoAck
 
     next_expected: dict[str, int]
-    held_back: dict[str, dict[int, FifoMessage]]
+    held_back: dict[str, dict[int, RbMessage]]
 
     def on_start(self) -> None:
         super().on_start()
         self.next_expected = {}  # sender ("origin:epoch") -> next seq to deliver
         self.held_back = {}  # sender -> {seq: message that arrived before its turn}
-
-    def make_message(self, seq: int, payload: Any) -> FifoMessage:
-        return FifoMessage(self.id, self.epoch, seq, payload)
 
     def rb_deliver(self, msg: Any) -> None:
         sender = f"{msg.origin}:{msg.epoch}"

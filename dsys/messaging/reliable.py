@@ -89,17 +89,16 @@ class ReliableBroadcast(Broadcast):
         group: the member ids (default: this node and all its peers).
         resend: seconds between retransmissions of an unacknowledged relay.
 
-    Subclasses change the wire format and the delivery rule through :meth:`make_message`
-    and :meth:`rb_deliver`, and name their own message types in ``messages`` and
-    ``ack_type`` (so several protocols can share a node and a trace stays readable).
-    Their messages must have ``origin``, ``epoch``, ``seq`` and ``payload`` fields.
+    Subclasses change the delivery rule through :meth:`rb_deliver` and, if they need more
+    fields, the message through :meth:`make_message` (it must keep ``origin``, ``epoch``,
+    ``seq`` and ``payload``). Messages are routed by the component's name, so several
+    protocols (or two groups of one protocol) share a node with the same message types.
     """
 
     messages: ClassVar[tuple[type, ...]] = (RbMessage, RbAck)
     default_name = "rb"
     guarantees: ClassVar[tuple[str, ...]] = (
         "validity", "no-duplication", "no-creation", "agreement")
-    ack_type: ClassVar[type[Any]] = RbAck
 
     seen: set[str]
     links: Retransmitter
@@ -122,11 +121,11 @@ class ReliableBroadcast(Broadcast):
     # ----- handlers -------------------------------------------------------------------------
 
     def on_message(self, src: str, msg: Any) -> None:
-        if isinstance(msg, self.ack_type):
+        if isinstance(msg, RbAck):
             self.links.acknowledged(src, msg.id)
             return
         # Acknowledge every copy, even a duplicate: our earlier ack may have been lost.
-        self.send(src, self.ack_type(message_id(msg.origin, msg.epoch, msg.seq)))
+        self.send(src, RbAck(message_id(msg.origin, msg.epoch, msg.seq)))
         self.relay(src, msg)
 
     def on_timer(self, name: str) -> None:

@@ -161,12 +161,15 @@ class SequencerBroadcast(Broadcast):
         self.held_back = {}
         if self.id == self.sequencer and self.storage.get(f"{self.name}/next", 0):
             # A restarted sequencer: reload its numbering now (it must never give a number
-            # twice), and re-send it from a timer, once the application has started too.
+            # twice); it re-sends the log in on_started, once the application is up too.
             self.next_number = int(self.storage[f"{self.name}/next"])
             for number in range(self.next_number):
                 mid = self.storage[f"{self.name}/log/{number}"][0]
                 self.numbers[mid] = number
-            self.set_timer("recover", 0.0)
+
+    def on_started(self) -> None:
+        if self.id == self.sequencer and self.next_number:
+            self._resend_log()
 
     # ----- interface ----------------------------------------------------------------------
 
@@ -195,8 +198,6 @@ class SequencerBroadcast(Broadcast):
     def on_timer(self, name: str) -> None:
         if name == self.links.timer:
             self.links.on_timer()
-        elif name == "recover":
-            self._resend_log()
 
     # ----- helpers ------------------------------------------------------------------------------
 

@@ -770,7 +770,7 @@ class Simulation:
         rec = self._rec
         if rec is not None:
             rec((self._now, dst, "deliver", {"from": src, "id": mid, "msg": msg}))
-        if node._layers or node._routes:
+        if node._layers or node._components:
             node._dispatch_message(src, msg, stamps)
         else:  # the common case, without the composition machinery
             node.on_message(src, msg)

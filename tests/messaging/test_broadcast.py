@@ -229,3 +229,32 @@ def test_soak_isis_and_causal_on_many_hostile_seeds() -> None:
             sim = run_group(protocol, seed, nodes=5, count=4, reply=0.4, network=HOSTILE)
             report = check_broadcast(sim.trace, protocol.guarantees)
             assert report, f"{protocol.__name__} seed {seed}: {report.explain()}"
+
+
+class TwoGroups(Node):
+    """Two causal-broadcast groups on every node: {a, b, c} and {b, c, d}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.groups: dict[str, CausalBroadcast] = {}
+        for name, members in (("g1", "abc"), ("g2", "bcd")):
+            if self.id in members:
+                self.groups[name] = self.add_component(CausalBroadcast(group=members), name=name)
+
+    def on_start(self) -> None:
+        for name, group in self.groups.items():
+            group.broadcast(f"{name} from {self.id}")
+
+
+@pytest.mark.dsys(runs=6)
+def test_two_groups_of_one_protocol_share_nodes_and_stay_apart(dsys_seed: int) -> None:
+    sim = Simulation(seed=dsys_seed, network=Network(**HOSTILE))
+    for node_id in "abcd":
+        sim.add_node(node_id, TwoGroups)
+    sim.run(until=3.0)
+    for name, members in (("g1", "abc"), ("g2", "bcd")):
+        report = check_broadcast(sim.trace, CausalBroadcast.guarantees, members, component=name)
+        assert report, report.explain()
+        expected = sorted(f"{name} from {m}" for m in members)
+        for member in members:
+            assert sorted(sim.node(member).groups[name].payloads) == expected
