@@ -11,11 +11,11 @@ try:
 except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
+from dsys.core.client import Client
 from dsys.core.messages import message
 from dsys.core.node import Component, Layer, Node
 from dsys.core.storage import Storage
 from dsys.errors import CodecError, ConfigError, DsysError, UsageError
-from dsys.sim.clients import Client
 from dsys.sim.nemesis import Nemesis
 from dsys.sim.network import Constant, Exponential, Network, Uniform
 from dsys.sim.report import HandlerError, InvariantViolation, SimulationError, WireError

@@ -131,9 +131,9 @@ class Broadcast(Component):
         me = self.id
         return tuple(m for m in self.members if m != me)
 
-    # This replaces Component.broadcast (send one message to every peer): in a broadcast
-    # component, "broadcast" means the protocol's broadcast, as in the textbooks.
-    def broadcast(self, payload: Any) -> str:  # type: ignore[override]
+    # In a broadcast component, "broadcast" means the protocol's broadcast, as in the
+    # textbooks (a component sends one message to every peer with send_to_peers).
+    def broadcast(self, payload: Any) -> str:
         """Broadcast ``payload`` (a JSON value) to the group; return the message id.
 
         Numbers the message, records the ``broadcast`` note, and hands it to the

@@ -1,6 +1,6 @@
 """The deterministic simulator: virtual time, a hostile network, crashes, clients."""
 
-from dsys.sim.clients import Client
+from dsys.core.client import Client
 from dsys.sim.nemesis import Nemesis
 from dsys.sim.network import Constant, Custom, Exponential, Latency, LinkSettings, Network, Uniform
 from dsys.sim.report import HandlerError, InvariantViolation, SimulationError, WireError

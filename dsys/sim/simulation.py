@@ -1,16 +1,23 @@
-"""The deterministic simulator.
+"""The deterministic simulator: one event loop over a queue of events.
 
 Rules of this file:
 
 * All state changes happen in *events* popped from one priority queue ordered by
   (virtual time, sequence number). The sequence number breaks ties in scheduling order,
-  so the run is a pure function of (code, seed, scenario).
+  so the run is a pure function of (code, seed, scenario). Events are small records
+  (:mod:`dsys.sim.events`) that describe themselves; ``pending()`` lists them and
+  ``fire(event)`` runs a chosen one, for model checking.
 * Every random choice comes from a ``random.Random`` seeded from the simulation seed and a
   fixed label (``"<seed>/network"``, ``"<seed>/node/a/1"``...). String seeds are hashed
   with SHA-512 by ``random``, never with ``hash()``, so ``PYTHONHASHSEED`` does not matter.
 * Iteration over nodes is always in sorted id order.
 * A node's handler runs to completion inside one event; its effects (sends, timers) become
   later events.
+
+What is not the event loop lives beside it: partitions (:mod:`dsys.sim.partitions`),
+clients and their history (:mod:`dsys.sim.clients`), counters
+(:mod:`dsys.sim.statistics`), the network model (:mod:`dsys.sim.network`) and failure
+reports (:mod:`dsys.sim.report`).
 """
 
 from __future__ import annotations
@@ -19,22 +26,24 @@ import functools
 import gc
 import heapq
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from random import Random
-from types import MappingProxyType
 from typing import Any
 
 import attrs
 
 from dsys.core import codec
+from dsys.core.client import Client
 from dsys.core.messages import short_name
 from dsys.core.node import Node, construct
+from dsys.core.rules import check_destination, check_node_id, check_timer
 from dsys.core.storage import Storage
 from dsys.errors import CodecError, ConfigError, UsageError
-from dsys.sim.clients import SAME, Client
-from dsys.sim.network import Latency, LinkSettings, Network, as_latency
+from dsys.sim.clients import ClientDriver, ClientState
+from dsys.sim.events import FAULTS, Call, Deliver, Event, Fault, Invoke, Start, Timer
+from dsys.sim.network import LinkSettings, Network
+from dsys.sim.partitions import Partitions
 from dsys.sim.report import (
     HandlerError,
     InvariantViolation,
@@ -42,11 +51,16 @@ from dsys.sim.report import (
     WireError,
     replay_command,
 )
+from dsys.sim.statistics import Counters, Statistics
 from dsys.trace.events import Trace
 
+__all__ = ["Clock", "NodeFactory", "Simulation", "Statistics"]
+
 NodeFactory = Callable[[], Node]
-#: A queue entry: (virtual time, sequence number, function, arguments).
-_Entry = tuple[float, int, Callable[..., Any], tuple[Any, ...]]
+#: A queue entry: (virtual time, sequence number, handler, event); the loop calls
+#: ``handler(event)``. Entries compare by (time, seq) only: seq is unique.
+_Entry = tuple[float, int, Callable[[Any], None], Event]
+_INFINITY = float("inf")
 
 
 @attrs.frozen
@@ -71,36 +85,6 @@ class Clock:
         return self.offset + t * (1.0 + self.drift)
 
 
-@attrs.frozen
-class Statistics:
-    """An immutable snapshot of what a simulation has done so far."""
-
-    time: float
-    events: int
-    sent: int
-    delivered: int
-    dropped: int
-    duplicated: int
-    timers_fired: int
-    dropped_by_reason: Mapping[str, int]
-    by_node: Mapping[str, Mapping[str, int]]
-    by_type: Mapping[str, Mapping[str, int]]
-
-
-class _ClientState:
-    __slots__ = ("op", "ops_left", "process", "rng", "stride", "think", "workload")
-
-    def __init__(self, workload: Callable[[Random], Any], ops: int | None, think: Latency,
-                 process: int, rng: Random) -> None:
-        self.workload = workload
-        self.ops_left = ops
-        self.think = think
-        self.process = process
-        self.stride = 1
-        self.op: dict[str, Any] | None = None
-        self.rng = rng
-
-
 class _Slot:
     """Everything the simulator keeps about one node id, across its incarnations."""
 
@@ -119,7 +103,7 @@ class _Slot:
     )
 
     def __init__(self, node_id: str, factory: NodeFactory, clock: Clock,
-                 client: _ClientState | None) -> None:
+                 client: ClientState | None) -> None:
         self.id = node_id
         self.factory = factory
         self.node: Node | None = None
@@ -134,7 +118,8 @@ class _Slot:
 
 
 class _SimContext:
-    """The :class:`~dsys.core.node.NodeContext` of one incarnation of a simulated node."""
+    """The host protocol (:class:`~dsys.core.client.ClientContext`, which extends
+    :class:`~dsys.core.node.NodeContext`) for one incarnation of a simulated node."""
 
     __slots__ = ("incarnation", "node_id", "peers", "rng", "send", "sim", "slot", "storage")
 
@@ -184,12 +169,15 @@ class _SimContext:
         self.sim._record(self.node_id, "note", {"event": event, **data})
 
     def current_op(self) -> dict[str, Any] | None:
-        client = self.slot.client
-        return None if client is None or client.op is None else dict(client.op)
+        if self.slot.client is None:
+            return None
+        return self.sim._clients.current_op(self.node_id)
 
     def complete(self, kind: str, value: Any) -> None:
         self._alive()
-        self.sim._complete(self.slot, kind, value)
+        if self.slot.client is None:
+            raise UsageError(f"{self.node_id} is not a client; only clients complete operations")
+        self.sim._clients.complete(self.node_id, self.incarnation, kind, value)
 
 
 class Simulation:
@@ -239,26 +227,23 @@ class Simulation:
         self._rec = self.trace.appender() if trace else None
         self._codec = codec
         self._verified_shapes: set[Any] = set()
-        self.history: list[dict[str, Any]] = []
         self._now = 0.0
         self._queue: list[_Entry] = []
         self._seq = 0
         self._msg_seq = 0
         self._timer_seq = 0
         self._slots: dict[str, _Slot] = {}
-        self._start_batches: dict[float, list[_Slot]] = {}
+        self._start_batches: dict[float, Start] = {}
         self._servers: tuple[str, ...] = ()
         self._net_rng = Random(f"{seed}/network")
         self._disk_rng = Random(f"{seed}/disk")
-        self._groups: dict[str, int] = {}
-        self._oneway: set[tuple[str, str]] = set()
-        self._cut = False
+        self._cuts = Partitions()
+        self._clients = ClientDriver(self)
         self._last_arrival: dict[tuple[str, str], float] = {}
         self._invariants: list[tuple[str, Callable[[Simulation], Any]]] = []
-        # (what, node, message type) -> count; a plain dict is the cheapest counter.
-        self._counts: dict[tuple[str, str, str], int] = {}
-        self._drop_reasons: Counter[str] = Counter()
-        self._timers_fired = 0
+        self._counters = Counters()
+        # (what, node, message type) -> count, read and written inline on the hot path.
+        self._counts = self._counters.counts
         self._events = 0
         self._in_flight = 0
         self._stop = False
@@ -292,19 +277,15 @@ class Simulation:
         (any latency specification) before invoking the next. ``ops=None``: no limit.
         Clients never take part in partitions unless named, and are not in ``peers``.
         """
-        process = sum(1 for s in self._slots.values() if s.client is not None)
-        state = _ClientState(workload, ops, as_latency(think), process,
-                             Random(f"{self.seed}/workload/{client_id}"))
+        check_node_id(client_id)
+        if client_id in self._slots:
+            raise ConfigError(f"there is already a node named {client_id!r}")
+        state = self._clients.add(client_id, workload, ops, think)
         self._add(client_id, factory, None, state, start)
-        count = process + 1
-        for slot in self._slots.values():
-            if slot.client is not None:
-                slot.client.stride = count
 
     def _add(self, node_id: str, factory: Any, clock: Clock | None,
-             client: _ClientState | None, start: float | None) -> None:
-        if not isinstance(node_id, str) or not node_id or "/" in node_id:
-            raise ConfigError(f"node ids must be non-empty strings without '/', got {node_id!r}")
+             client: ClientState | None, start: float | None) -> None:
+        check_node_id(node_id)
         if node_id in self._slots:
             raise ConfigError(f"there is already a node named {node_id!r}")
         if not callable(factory):
@@ -317,9 +298,9 @@ class Simulation:
         when = self._now if start is None else start
         batch = self._start_batches.get(when)
         if batch is None:
-            batch = self._start_batches[when] = []
-            self._schedule(when, self._start_batch, when)
-        batch.append(slot)
+            batch = self._start_batches[when] = Start([])
+            self._schedule(when, self._start_batch, batch)
+        batch.nodes.append(node_id)
 
     def set_clock(self, node_id: str, *, offset: float | None = None,
                   drift: float | None = None) -> None:
@@ -352,7 +333,13 @@ class Simulation:
     @property
     def client_ids(self) -> tuple[str, ...]:
         """Every client id, sorted."""
-        return tuple(sorted(s.id for s in self._slots.values() if s.client is not None))
+        return tuple(sorted(self._clients.clients))
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Every client invocation and completion so far, in Jepsen's vocabulary, with the
+        virtual ``time`` and the ``client`` id (the format ``dsys check lin`` reads)."""
+        return self._clients.history
 
     def node(self, node_id: str) -> Node | None:
         """The running node object, or None while it is crashed (or not yet started)."""
@@ -385,30 +372,48 @@ class Simulation:
 
     def statistics(self) -> Statistics:
         """An immutable snapshot of counters: messages by node and by type, drops by reason."""
-        by_node: dict[str, Counter[str]] = {}
-        by_type: dict[str, Counter[str]] = {}
-        totals: Counter[str] = Counter()
-        for (what, node, mtype), n in sorted(self._counts.items()):
-            by_node.setdefault(node, Counter())[what] += n
-            by_type.setdefault(mtype, Counter())[what] += n
-            totals[what] += n
-        freeze = lambda d: MappingProxyType({k: MappingProxyType(dict(v)) for k, v in d.items()})  # noqa: E731
-        return Statistics(
-            time=self._now,
-            events=self._events,
-            sent=totals["sent"],
-            delivered=totals["delivered"],
-            dropped=totals["dropped"],
-            duplicated=totals["duplicated"],
-            timers_fired=self._timers_fired,
-            dropped_by_reason=MappingProxyType(dict(sorted(self._drop_reasons.items()))),
-            by_node=freeze(by_node),
-            by_type=freeze(by_type),
-        )
+        return self._counters.snapshot(self._now, self._events)
 
     def save_history(self, path: Any) -> None:
         """Write ``history`` as JSON Lines (the format ``dsys check lin`` reads)."""
         Path(path).write_text("".join(json.dumps(e) + "\n" for e in self.history))
+
+    def pending(self) -> list[Event]:
+        """The events that could happen next, in the order the run would take them.
+
+        Each is a record from :mod:`dsys.sim.events` (a delivery, a timer, a start, a
+        client invocation, a scripted fault or call) with its ``time`` and ``seq``; a
+        timer that was cancelled or re-armed since is left out. Pass any of them to
+        :meth:`fire` to make it happen next: a model checker explores the orders the
+        network and the timers allow this way.
+        """
+        listed = []
+        for time, seq, _, event in sorted(self._queue, key=lambda e: (e[0], e[1])):
+            if isinstance(event, Timer) and self._slots[event.target].timers.get(
+                    event.name) != event.generation:
+                continue
+            event.time, event.seq = time, seq
+            listed.append(event)
+        return listed
+
+    def fire(self, event: Event) -> None:
+        """Make one pending ``event`` (from :meth:`pending`) happen now, out of turn.
+
+        Virtual time moves to the event's time if that is later (it never goes back: an
+        event fired early happens at the current time). Invariants are checked after it,
+        as in a run.
+        """
+        queue = self._queue
+        index = next((i for i, entry in enumerate(queue) if entry[3] is event), None)
+        if index is None:
+            raise UsageError(f"{event!r} is not pending in this simulation (it already "
+                             "happened, or comes from another one): pick one from pending()")
+        entry = queue[index]
+        queue[index] = queue[-1]
+        queue.pop()
+        heapq.heapify(queue)
+        self._now = max(self._now, entry[0])
+        self._run_entry(entry)
 
     # ----- faults and scenarios ----------------------------------------------------------
 
@@ -416,10 +421,17 @@ class Simulation:
         """Call ``fn(*args, **kwargs)`` at virtual time ``time``.
 
         Example: ``sim.at(1.0, sim.crash, "a")``, ``sim.at(2.0, sim.network.update, drop=0.5)``.
+        The simulator's own faults (``crash``, ``restart``, ``partition``, ``isolate``,
+        ``block``, ``heal``, ``set_clock``) become :class:`~dsys.sim.events.Fault` events.
         """
         if time < self._now:
             raise UsageError(f"cannot schedule at {time}: the simulation is already at {self._now}")
-        self._schedule(time, functools.partial(fn, **kwargs) if kwargs else fn, *args)
+        name = getattr(fn, "__name__", "")
+        if getattr(fn, "__self__", None) is self and name in FAULTS:
+            event: Call = Fault(name, fn, args, kwargs)
+        else:
+            event = Call(fn, args, kwargs)
+        self._schedule(time, self._call, event)
 
     def after(self, delay: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Call ``fn(*args, **kwargs)`` ``delay`` seconds from now."""
@@ -444,10 +456,8 @@ class Simulation:
             slot.ctx.retire()
         slot.ctx = None
         slot.timers.clear()
-        if slot.client is not None and slot.client.op is not None:
-            # Its operation stays open in the history (indeterminate); a new process goes on.
-            slot.client.op = None
-            slot.client.process += slot.client.stride
+        if slot.client is not None:
+            self._clients.crashed(node_id)
         self._record(node_id, "crash", {"lost_writes": lost} if lost else {})
 
     def restart(self, node_id: str) -> None:
@@ -457,7 +467,7 @@ class Simulation:
         if slot.node is not None or not slot.booted:
             return
         slot.incarnation += 1
-        self._boot(slot, True)
+        self._start(slot, self._construct(slot, True), True)
 
     def partition(self, *groups: Iterable[str]) -> None:
         """Split the servers into ``groups`` that cannot talk to each other.
@@ -465,23 +475,17 @@ class Simulation:
         Servers not named form one more group together. Clients talk to everyone unless
         named. Replaces any earlier partition (one-way blocks stay).
         """
-        listed: dict[str, int] = {}
         group_lists = []
-        for index, group in enumerate(groups):
+        for group in groups:
             members = sorted(group) if not isinstance(group, str) else [group]
             for node_id in members:
                 self._slot(node_id)
-                if node_id in listed:
-                    raise UsageError(f"node {node_id!r} is in two partition groups")
-                listed[node_id] = index
             group_lists.append(members)
-        rest = [n for n in self._servers if n not in listed]
-        for node_id in rest:
-            listed[node_id] = len(groups)
+        named = {n for g in group_lists for n in g}
+        rest = [n for n in self._servers if n not in named]
         if rest:
             group_lists.append(rest)
-        self._groups = listed
-        self._cut = True
+        self._cuts.split(group_lists)
         self._record("", "partition", {"groups": group_lists})
 
     def isolate(self, node_id: str) -> None:
@@ -491,29 +495,17 @@ class Simulation:
     def block(self, src: str, dst: str) -> None:
         """Cut the one-way link ``src -> dst`` (``dst -> src`` still works)."""
         self._slot(src), self._slot(dst)
-        self._oneway.add((src, dst))
-        self._cut = True
+        self._cuts.block(src, dst)
         self._record("", "block", {"from": src, "to": dst})
 
     def heal(self) -> None:
         """Remove every partition and one-way block."""
-        self._groups = {}
-        self._oneway = set()
-        self._cut = False
+        self._cuts.heal()
         self._record("", "heal", {})
 
     def blocked(self, src: str, dst: str) -> bool:
         """True if a message from ``src`` to ``dst`` would be cut by a partition now."""
-        if not self._cut:
-            return False
-        if (src, dst) in self._oneway:
-            return True
-        groups = self._groups
-        g1 = groups.get(src)
-        if g1 is None:
-            return False
-        g2 = groups.get(dst)
-        return g2 is not None and g1 != g2
+        return self._cuts.blocked(src, dst)
 
     # ----- running -------------------------------------------------------------------------
 
@@ -555,60 +547,82 @@ class Simulation:
         for slot in self._slots.values():
             if not slot.booted:
                 return False
-            c = slot.client
-            if c is not None and slot.node is not None and (c.op is not None or c.ops_left):
+            if slot.client is not None and slot.node is not None and slot.client.busy:
                 return False
         return True
 
     def _loop(self, until: float | None, predicate: Callable[[Simulation], bool] | None,
               max_events: int | None) -> bool:
-        queue = self._queue
-        pop = heapq.heappop
-        invariants = self._invariants
-        limit = float("inf") if until is None else until
+        limit = _INFINITY if until is None else until
         budget = -1 if max_events is None else max_events
-        # A recorded trace grows by millions of small objects that live as long as the
-        # simulation. Python's collector would rescan them again and again; freezing what
-        # exists every few thousand events keeps that cost flat. (Frozen objects are still
-        # freed by reference counting; the freeze is undone when the run returns.)
-        freeze = self._rec is not None
+        # Garbage collection, scoped to this run. A recorded trace grows by millions of
+        # small objects that live as long as the simulation, and Python's cyclic collector
+        # would rescan them again and again. So while a traced run goes on, what exists is
+        # moved to the collector's permanent generation every 16,384 events (gc.freeze), and
+        # moved back when the run returns (gc.unfreeze), so the process is left as it was.
+        # Frozen objects are still freed by reference counting. If something else in the
+        # process had frozen objects before the run, the simulator does not freeze at all:
+        # unfreezing at the end would undo that other freeze too.
+        # Measured (bench/sim_throughput.py, full recording): without it, throughput falls as
+        # the trace grows.
+        freeze = self._rec is not None and gc.get_freeze_count() == 0
         try:
-            return self._loop_events(queue, pop, invariants, limit, budget, predicate, freeze)
+            return self._loop_events(limit, budget, predicate, freeze)
         finally:
             if freeze:
                 gc.unfreeze()
 
-    def _loop_events(self, queue: list[_Entry], pop: Callable[[list[_Entry]], _Entry],
-                     invariants: list[Any], limit: float, budget: int,
+    def _loop_events(self, limit: float, budget: int,
                      predicate: Callable[[Simulation], bool] | None, freeze: bool) -> bool:
+        # The hot loop. Local names for what it touches on every event: each saves an
+        # attribute lookup per event (about 4% of simulator throughput, bench/sim_throughput).
+        queue = self._queue
+        pop = heapq.heappop
+        invariants = self._invariants
         events = 0
-        while queue and queue[0][0] <= limit and budget != 0:
-            events += 1
-            if freeze and not events & 0x3FFF:
-                gc.freeze()
-            entry = pop(queue)
-            self._now = entry[0]
-            try:
-                entry[2](*entry[3])
-            except SimulationError:
-                raise
-            except Exception as exc:
-                raise self._failure(HandlerError, entry, exc) from exc
-            self._events += 1
-            budget -= 1
-            if invariants:
-                self._check_invariants(entry)
-            if predicate is not None and predicate(self):
-                return True
-            if self._stop:
-                return False
-        return False
+        try:
+            while queue and queue[0][0] <= limit and budget != 0:
+                events += 1
+                if freeze and not events & 0x3FFF:
+                    gc.freeze()
+                entry = pop(queue)
+                self._now = entry[0]
+                try:
+                    entry[2](entry[3])
+                except SimulationError:
+                    raise
+                except Exception as exc:
+                    raise self._failure(HandlerError, entry[3], exc) from exc
+                budget -= 1
+                if invariants:
+                    self._events += events
+                    events = 0
+                    self._check_invariants(entry[3])
+                if predicate is not None and predicate(self):
+                    return True
+                if self._stop:
+                    return False
+            return False
+        finally:
+            self._events += events
 
-    # ----- internals: scheduling, messages, timers, clients ----------------------------
+    def _run_entry(self, entry: _Entry) -> None:
+        """Run one event outside the loop (``fire``), with the loop's error handling."""
+        try:
+            entry[2](entry[3])
+        except SimulationError:
+            raise
+        except Exception as exc:
+            raise self._failure(HandlerError, entry[3], exc) from exc
+        self._events += 1
+        if self._invariants:
+            self._check_invariants(entry[3])
 
-    def _schedule(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
+    # ----- internals: scheduling, starting nodes, scripted calls --------------------------
+
+    def _schedule(self, time: float, handler: Callable[[Any], None], event: Event) -> None:
         self._seq += 1
-        heapq.heappush(self._queue, (time, self._seq, fn, args))
+        heapq.heappush(self._queue, (time, self._seq, handler, event))
 
     def _slot(self, node_id: str) -> _Slot:
         slot = self._slots.get(node_id)
@@ -621,15 +635,18 @@ class Simulation:
         if self._rec is not None:
             self._rec((self._now, node, kind, data))
 
-    def _start_batch(self, when: float) -> None:
-        slots = [s for s in self._start_batches.pop(when) if not s.booted]  # not crashed early
+    def _call(self, event: Call) -> None:
+        event.fn(*event.args, **event.kwargs)
+
+    def _start_batch(self, event: Start) -> None:
+        for when, batch in list(self._start_batches.items()):
+            if batch is event:
+                del self._start_batches[when]
+        slots = [s for s in map(self._slots.__getitem__, event.nodes) if not s.booted]
         nodes = [(slot, self._construct(slot, False)) for slot in slots]
         for slot, node in nodes:
             if slot.node is node:  # an earlier on_start in this batch may have crashed it
                 self._start(slot, node, False)
-
-    def _boot(self, slot: _Slot, recovered: bool) -> None:
-        self._start(slot, self._construct(slot, recovered), recovered)
 
     def _construct(self, slot: _Slot, recovered: bool) -> Node:
         slot.booted = True
@@ -646,7 +663,7 @@ class Simulation:
             node = construct(slot.factory, ctx)
         except Exception as exc:
             raise self._failure(HandlerError, None, exc, node=slot.id,
-                                event=f"building node {slot.id} with its factory") from exc
+                                what=f"building node {slot.id} with its factory") from exc
         slot.node = node
         return node
 
@@ -657,17 +674,16 @@ class Simulation:
             raise
         except Exception as exc:
             raise self._failure(HandlerError, None, exc, node=slot.id,
-                                event="on_recover (restart)" if recovered else "on_start") from exc
+                                what="on_recover (restart)" if recovered else "on_start") from exc
         if slot.client is not None and slot.node is node:
-            self._schedule_next_op(slot)
+            self._clients.started(slot.id, slot.incarnation)
+
+    # ----- internals: messages -----------------------------------------------------------
 
     def _send(self, src: str, dst: str, msg: object, stamps: dict[str, Any] | None) -> None:
         slots = self._slots
         if dst not in slots:
-            raise UsageError(
-                f"node {src} sent {short_name(msg)} to {dst!r}, which is not a node of this "
-                f"simulation (nodes: {', '.join(sorted(slots))})"
-            )
+            check_destination(src, dst, short_name(msg), slots)  # raises, with the rule's text
         self._msg_seq += 1
         mid = self._msg_seq
         mtype = type(msg).__name__
@@ -683,7 +699,7 @@ class Simulation:
         counts = self._counts
         key = ("sent", src, mtype)
         counts[key] = counts.get(key, 0) + 1
-        if self._cut and self.blocked(src, dst):
+        if self._cuts.active and self._cuts.blocked(src, dst):
             self._drop(src, dst, mid, mtype, "partition")
             return
         network = self.network
@@ -698,10 +714,10 @@ class Simulation:
             counts[key] = counts.get(key, 0) + 1
             if rec is not None:
                 rec((self._now, src, "duplicate", {"to": dst, "id": mid, "msg": msg}))
-            self._transmit(link, src, dst, (mid, src, dst, msg, stamps, check))
-        self._transmit(link, src, dst, (mid, src, dst, msg, stamps, check))
+            self._transmit(link, src, dst, Deliver(mid, src, dst, msg, stamps, check))
+        self._transmit(link, src, dst, Deliver(mid, src, dst, msg, stamps, check))
 
-    def _transmit(self, link: LinkSettings, src: str, dst: str, delivery: tuple[Any, ...]) -> None:
+    def _transmit(self, link: LinkSettings, src: str, dst: str, delivery: Deliver) -> None:
         """Put one copy of a message on the wire: it arrives after the link's delay."""
         rng = self._net_rng
         arrival = self._now + link.latency.sample(rng)
@@ -745,60 +761,60 @@ class Simulation:
         return copy, arrived.get("stamps"), check
 
     def _drop(self, src: str, dst: str, mid: int, mtype: str, reason: str) -> None:
-        key = ("dropped", src, mtype)
-        self._counts[key] = self._counts.get(key, 0) + 1
-        self._drop_reasons[reason] += 1
+        self._counters.drop(src, mtype, reason)
         self._record(src, "drop",
                      {"from": src, "to": dst, "id": mid, "type": mtype, "reason": reason})
 
-    def _deliver(self, mid: int, src: str, dst: str, msg: object, stamps: dict[str, Any] | None,
-                 check: tuple[object, bytes] | None) -> None:
+    def _deliver(self, event: Deliver) -> None:
         self._in_flight -= 1
-        slot = self._slots[dst]
-        node = slot.node
+        src = event.src
+        dst = event.dst
+        msg = event.msg
+        node = self._slots[dst].node
         mtype = type(msg).__name__
         if node is None:
-            self._drop(src, dst, mid, mtype, "crashed")
+            self._drop(src, dst, event.id, mtype, "crashed")
             return
-        if self._cut and self.blocked(src, dst):
-            self._drop(src, dst, mid, mtype, "partition")
+        if self._cuts.active and self._cuts.blocked(src, dst):
+            self._drop(src, dst, event.id, mtype, "partition")
             return
-        if check is not None:
-            self._check_unchanged(mid, src, dst, check, stamps)
+        if event.check is not None:
+            self._check_unchanged(event)
         key = ("delivered", dst, mtype)
         self._counts[key] = self._counts.get(key, 0) + 1
         rec = self._rec
         if rec is not None:
-            rec((self._now, dst, "deliver", {"from": src, "id": mid, "msg": msg}))
+            rec((self._now, dst, "deliver", {"from": src, "id": event.id, "msg": msg}))
         if node._layers or node._components:
-            node._dispatch_message(src, msg, stamps)
+            node._dispatch_message(src, msg, event.stamps)
         else:  # the common case, without the composition machinery
             node.on_message(src, msg)
 
-    def _check_unchanged(self, mid: int, src: str, dst: str, check: tuple[object, bytes],
-                         stamps: dict[str, Any] | None) -> None:
-        original, sent = check
-        if codec.dumps(codec.encode(original, stamps)) != sent:
+    def _check_unchanged(self, event: Deliver) -> None:
+        assert event.check is not None
+        original, sent = event.check
+        if codec.dumps(codec.encode(original, event.stamps)) != sent:
             raise self._failure(
                 WireError,
-                None,
+                event,
                 None,
                 headline=(
-                    f"message #{mid} {short_name(original)} from {src} to {dst} was changed "
-                    "after it was sent: the sender kept a reference to a mutable list, dict or "
-                    "set inside it and modified it. On a real network the receiver would never "
-                    "see that change. Send a copy, or use tuples / frozensets in messages."
+                    f"message #{event.id} {short_name(original)} from {event.src} to "
+                    f"{event.dst} was changed after it was sent: the sender kept a reference to "
+                    "a mutable list, dict or set inside it and modified it. On a real network "
+                    "the receiver would never see that change. Send a copy, or use tuples / "
+                    "frozensets in messages."
                 ),
-                node=src,
+                node=event.src,
             )
 
+    # ----- internals: timers and clients ----------------------------------------------------
+
     def _set_timer(self, slot: _Slot, name: str, delay: float) -> None:
-        if not isinstance(name, str):
-            raise UsageError(f"timer names must be strings, got {name!r}")
-        if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0:
-            raise UsageError(
-                f"timer {name!r} on {slot.id}: delay must be a number >= 0, got {delay!r}"
-            )
+        kind = type(delay)
+        if type(name) is not str or (kind is not float and kind is not int) or not (
+                0 <= delay < _INFINITY):
+            check_timer(slot.id, name, delay)  # the fast test above is stricter: the rule
         self._timer_seq += 1
         slot.timers[name] = self._timer_seq
         rec = self._rec
@@ -806,17 +822,19 @@ class Simulation:
             rec((self._now, slot.id, "timer_set", {"name": name, "delay": delay}))
         self._seq += 1
         heapq.heappush(self._queue, (self._now + delay / (1.0 + slot.clock.drift), self._seq,
-                                     self._fire_timer, (slot, name, self._timer_seq)))
+                                     self._fire_timer, Timer(slot.id, name, self._timer_seq)))
 
     def _cancel_timer(self, slot: _Slot, name: str) -> None:
         if slot.timers.pop(name, None) is not None:
             self._record(slot.id, "timer_cancel", {"name": name})
 
-    def _fire_timer(self, slot: _Slot, name: str, generation: int) -> None:
-        if slot.timers.get(name) != generation:
+    def _fire_timer(self, event: Timer) -> None:
+        slot = self._slots[event.target]
+        name = event.name
+        if slot.timers.get(name) != event.generation:
             return  # cancelled, re-armed, or the node crashed since
         del slot.timers[name]
-        self._timers_fired += 1
+        self._counters.timers_fired += 1
         rec = self._rec
         if rec is not None:
             rec((self._now, slot.id, "timer_fire", {"name": name}))
@@ -824,66 +842,15 @@ class Simulation:
         assert node is not None
         node._dispatch_timer(name)
 
-    def _schedule_next_op(self, slot: _Slot) -> None:
-        client = slot.client
-        assert client is not None
-        if client.ops_left is not None and client.ops_left <= 0:
-            return
-        delay = client.think.sample(client.rng)
-        self._schedule(self._now + delay, self._invoke, slot, slot.incarnation)
-
-    def _invoke(self, slot: _Slot, incarnation: int) -> None:
-        client = slot.client
-        assert client is not None
+    def _invoke(self, event: Invoke) -> None:
+        slot = self._slots[event.client]
         node = slot.node
-        if node is None or slot.incarnation != incarnation or client.op is not None:
-            return
-        raw = client.workload(client.rng)
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("f"), str):
-            raise UsageError(
-                f"the workload of client {slot.id} returned {raw!r}; it must return a dict "
-                "with a string 'f' (and 'value', optionally 'key')"
-            )
-        op = {"f": raw["f"], **({"key": raw["key"]} if "key" in raw else {}),
-              "value": raw.get("value")}
-        if client.ops_left is not None:
-            client.ops_left -= 1
-        client.op = op
-        self._history_event(slot, "invoke", op["value"])
-        assert isinstance(node, Client)
-        node.on_invoke(dict(op))
-
-    def _complete(self, slot: _Slot, kind: str, value: Any) -> None:
-        client = slot.client
-        if client is None:
-            raise UsageError(f"{slot.id} is not a client; only clients complete operations")
-        if client.op is None:
-            raise UsageError(
-                f"client {slot.id} completed an operation ({kind}) but none is in progress; "
-                "complete each operation exactly once"
-            )
-        self._history_event(slot, kind, client.op["value"] if value is SAME else value)
-        client.op = None
-        if kind == "info":
-            client.process += client.stride
-        self._schedule_next_op(slot)
-
-    def _history_event(self, slot: _Slot, kind: str, value: Any) -> None:
-        client = slot.client
-        assert client is not None and client.op is not None
-        event: dict[str, Any] = {"process": client.process, "type": kind, "f": client.op["f"]}
-        if "key" in client.op:
-            event["key"] = client.op["key"]
-        event["value"] = value
-        event["time"] = self._now
-        event["client"] = slot.id
-        self.history.append(event)
-        op = {k: event[k] for k in ("process", "type", "f", "key", "value") if k in event}
-        self._record(slot.id, "invoke" if kind == "invoke" else "complete", {"op": op})
+        assert node is None or isinstance(node, Client)
+        self._clients.invoke(event, node, slot.incarnation)
 
     # ----- invariants and failure reports ---------------------------------------------------
 
-    def _check_invariants(self, entry: _Entry) -> None:
+    def _check_invariants(self, event: Event) -> None:
         for name, check in self._invariants:
             try:
                 ok = check(self)
@@ -892,33 +859,14 @@ class Simulation:
                 problem = str(exc) or "assertion failed"
             if problem is not None:
                 self._record("", "violation", {"invariant": name, "problem": problem})
-                raise self._failure(InvariantViolation, entry, None,
+                raise self._failure(InvariantViolation, event, None,
                                     headline=f"invariant {name!r} violated: {problem}")
 
-    def _describe(self, entry: _Entry | None) -> tuple[str | None, str]:
-        if entry is None:
-            return None, "processing an event"
-        fn, args = entry[2], entry[3]
-        name = getattr(fn, "__name__", repr(fn))
-        if name == "_deliver":
-            mid, src, dst, msg = args[:4]
-            return dst, f"on_message: delivery of {msg!r} from {src} (message #{mid})"
-        if name == "_fire_timer":
-            return args[0].id, f"on_timer: timer {args[1]!r} fired"
-        if name == "_boot":
-            return args[0].id, "on_recover (restart)" if args[1] else "on_start"
-        if name == "_start_batch":
-            return None, "starting nodes"
-        if name == "_invoke":
-            return args[0].id, "on_invoke: a client operation started"
-        return None, f"scheduled call {name}{args!r}"
-
-    def _failure(self, kind: type[SimulationError], entry: Any, exc: BaseException | None, *,
-                 headline: str | None = None, node: str | None = None,
-                 event: str | None = None) -> SimulationError:
-        described_node, described_event = self._describe(entry)
-        node = node or described_node
-        event = event or described_event
+    def _failure(self, kind: type[SimulationError], event: Event | None,
+                 exc: BaseException | None, *, headline: str | None = None,
+                 node: str | None = None, what: str | None = None) -> SimulationError:
+        node = node or (event.node if event is not None else None)
+        what = what or (event.handler() if event is not None else "processing an event")
         if headline is None:
             assert exc is not None
             where = f"node {node!r}" if node else "the simulation"
@@ -927,6 +875,6 @@ class Simulation:
         replay = replay_command.get() or self._replay or (
             f"re-run the same code with Simulation(seed={self.seed}) (same scenario, same result)"
         )
-        return kind(headline, node=node, event=event, time=self._now, seed=self.seed,
+        return kind(headline, node=node, event=what, time=self._now, seed=self.seed,
                     trace_tail=self.trace.tail(15) if self.trace.enabled else "",
                     replay=replay)
