@@ -1,4 +1,12 @@
-"""Testing helpers for simulated systems; the pytest plugin lives in :mod:`dsys.testing.plugin`.
+"""Testing helpers: a harness for unit tests of one node, and a pytest plugin for
+simulated tests (:mod:`dsys.testing.plugin`).
+
+:class:`NodeHarness` (in :mod:`dsys.testing.harness`) builds one node with no simulator
+and no network, feeds it events (start, a message, a timer, a crash and a recovery, with a
+clock the test sets) and returns its effects as plain records: :class:`Sent`,
+:class:`TimerSet`, :class:`TimerCancelled`, :class:`TimerFired`, :class:`StorageWrite`,
+:class:`StorageDelete`, :class:`StorageSync`, :class:`Log`, :class:`Note`,
+:class:`Crashed`, :class:`Invoked`, :class:`Completed`.
 
 The plugin is registered through the ``pytest11`` entry point, so installing dsys makes its
 fixtures and options available in every pytest run:
@@ -22,6 +30,38 @@ Example test::
         ...
 """
 
+from dsys.testing.harness import (
+    Completed,
+    Crashed,
+    Effect,
+    Invoked,
+    Log,
+    NodeHarness,
+    Note,
+    Sent,
+    StorageDelete,
+    StorageSync,
+    StorageWrite,
+    TimerCancelled,
+    TimerFired,
+    TimerSet,
+)
 from dsys.testing.plugin import SimulationFactory
 
-__all__ = ["SimulationFactory"]
+__all__ = [
+    "Completed",
+    "Crashed",
+    "Effect",
+    "Invoked",
+    "Log",
+    "NodeHarness",
+    "Note",
+    "Sent",
+    "SimulationFactory",
+    "StorageDelete",
+    "StorageSync",
+    "StorageWrite",
+    "TimerCancelled",
+    "TimerFired",
+    "TimerSet",
+]
