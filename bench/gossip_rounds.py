@@ -30,7 +30,7 @@ import statistics
 from collections.abc import Iterable
 from typing import Any
 
-from dsys.messaging import spread_rumor
+from dsys.demos.gossip_rounds import spread_rumor
 from dsys.messaging.gossip import MODES
 
 SIZES = (10, 100, 1000)

@@ -26,7 +26,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dsys.mutex import ALGORITHMS, entries, finished, simulate
+from dsys.demos.mutex_workload import entries, finished, simulate
+from dsys.mutex import ALGORITHMS
 
 #: Think time between requests, uniform (seconds), per load.
 LOADS: dict[str, tuple[float, float]] = {"light": (1.0, 3.0), "heavy": (0.0, 0.0)}

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 from dsys.clocks import HappensBefore, read_timestamps
-from dsys.clocks.draw import draw_clocks, draw_sync
-from dsys.clocks.measure import measure_berkeley, measure_cristian
+from dsys.clocks.draw import draw_clocks
 from dsys.demos import clocks as demo
+from dsys.demos.clock_sync import draw_sync, measure_berkeley, measure_cristian
 from dsys.trace import Trace
 
 SEED = 1

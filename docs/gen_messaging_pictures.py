@@ -26,7 +26,8 @@ from pathlib import Path
 
 from dsys import Network, Node, Simulation
 from dsys.demos import causal
-from dsys.messaging import Rpc, RpcResult, spread_rumor
+from dsys.demos.gossip_rounds import spread_rumor
+from dsys.messaging import Rpc, RpcResult
 from dsys.trace import Trace, TraceEvent
 from dsys.trace.svg import draw
 

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dsys import Simulation, Trace, TraceEvent
-from dsys.mutex import CentralMutex, Mutex, RicartAgrawala, TokenRing, Workload
+from dsys.demos.mutex_workload import Workload
+from dsys.mutex import CentralMutex, Mutex, RicartAgrawala, TokenRing
 from dsys.trace import svg
 
 #: When each node asks (None: never), and how long it stays inside, in seconds.

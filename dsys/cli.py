@@ -18,7 +18,7 @@ from dsys.errors import DsysError
 
 #: Modules that contribute subcommands, in the order they appear in ``dsys --help``.
 COMMAND_MODULES = (
-    "dsys.sim.demos",
+    "dsys.demos.cli",
     "dsys.trace.cli",
     "dsys.check.cli",
     "dsys.labs.cli",

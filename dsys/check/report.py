@@ -1,4 +1,4 @@
-"""The result type shared by the trace checkers (broadcast orders, mutual exclusion...).
+"""The result type shared by the trace checkers (broadcast orders, mutual exclusion, clocks...).
 
 A checker reads a trace and returns a :class:`Report`: the property it judged, how much
 it judged, and every :class:`Violation` it found, each said in words. A report is truthy
@@ -23,11 +23,16 @@ import attrs
 
 @attrs.frozen
 class Violation:
-    """One broken promise: when it was seen, which nodes (or processes), what happened."""
+    """One broken promise: when it was seen, which nodes (or processes), what happened.
+
+    ``events`` optionally names the trace events involved, by their position in the trace
+    (the clock checkers give the two events whose timestamps disagree with causality).
+    """
 
     time: float
     nodes: tuple[str, ...]
     text: str
+    events: tuple[int, ...] = ()
 
     def __str__(self) -> str:
         return f"t={self.time:.6f}: {self.text}"

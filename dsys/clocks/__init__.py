@@ -9,12 +9,13 @@ Logical clocks, as layers any node can add without changing its protocol code:
   with timestamps that stay close to physical time.
 
 Judging them: :class:`HappensBefore` computes the happened-before relation of a trace, and
-:func:`check_lamport`, :func:`check_vector` and :func:`check_hlc` compare the timestamps the
-layers recorded (:mod:`dsys.clocks.timestamps`) with it.
+the checkers of :mod:`dsys.clocks.checkers` (:func:`check_lamport`, :func:`check_vector` and
+:func:`check_hlc`) compare the timestamps the layers recorded (:mod:`dsys.clocks.timestamps`)
+with it, each returning a :class:`Report`.
 
 Physical clocks: :mod:`dsys.clocks.cristian` and :mod:`dsys.clocks.berkeley` synchronise
-the simulator's skewed, drifting node clocks, and :mod:`dsys.clocks.measure` measures the
-skew they achieve against the error bound they claim.
+the simulator's skewed, drifting node clocks; :mod:`dsys.demos.clock_sync` measures the
+skew they achieve in the simulator against the error bound they claim.
 
 Example:
     >>> from dsys.clocks import VectorClock, Order
@@ -22,8 +23,11 @@ Example:
     True
 """
 
+from typing import Any
+
+from dsys.check.report import Report, Violation
 from dsys.clocks.berkeley import BerkeleyFollower, BerkeleyMaster
-from dsys.clocks.check import ClockCheck, Violation, check_hlc, check_lamport, check_vector
+from dsys.clocks.checkers import check_hlc, check_lamport, check_vector
 from dsys.clocks.cristian import CristianClient, CristianServer
 from dsys.clocks.happens_before import HappensBefore
 from dsys.clocks.hlc import HLCLayer, HLCTimestamp
@@ -35,7 +39,6 @@ from dsys.clocks.vector import Order, VectorClock, VectorClockLayer
 __all__ = [
     "BerkeleyFollower",
     "BerkeleyMaster",
-    "ClockCheck",
     "CristianClient",
     "CristianServer",
     "HLCLayer",
@@ -43,6 +46,7 @@ __all__ = [
     "HappensBefore",
     "LamportLayer",
     "Order",
+    "Report",
     "Stamped",
     "SyncedClock",
     "VectorClock",
@@ -53,3 +57,11 @@ __all__ = [
     "check_vector",
     "read_timestamps",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Compatibility shim: ``ClockCheck``, the clock checkers' former result type, is now
+    # the one result type of every checker. The old name keeps working for now.
+    if name == "ClockCheck":
+        return Report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

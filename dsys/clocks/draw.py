@@ -26,14 +26,13 @@ Example:
 
 from __future__ import annotations
 
-import itertools
+import importlib
 from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from dsys.clocks.happens_before import HappensBefore
-from dsys.clocks.measure import Sample, SyncMeasurement
 from dsys.clocks.timestamps import read_timestamps
 from dsys.trace.events import TraceEvent
 
@@ -223,65 +222,10 @@ def _arrow(x0: float, y0: float, x1: float, y1: float, label: str) -> str:
             f'stroke-width="1.1" marker-end="url(#clock-arrow)"/></g>')
 
 
-
-def draw_sync(measurement: SyncMeasurement, pair: tuple[str, str], *,
-              title: str | None = None, width: float = 640.0, height: float = 260.0) -> str:
-    """Chart what one pair of clocks achieved in a synchronisation run against the bound
-    the algorithm claimed, over virtual time (an SVG document).
-
-    Example:
-        >>> from dsys.clocks.measure import measure_cristian
-        >>> svg = draw_sync(measure_cristian(seed=1, until=2.0), ("server", "c1"))
-        >>> "claimed bound" in svg and "<polyline" in svg
-        True
-    """
-    samples = [s for s in measurement.samples if s.nodes == pair]
-    pair_ratio = max((s.achieved / s.bound for s in samples if s.bound > 0), default=0.0)
-    left, top, right, bottom = 60.0, 60.0, width - 20, height - 40
-    t0 = min((s.time for s in samples), default=0.0)
-    t1 = max((s.time for s in samples), default=1.0)
-    top_ms = max((s.bound for s in samples), default=0.001) * 1e3 * 1.1
-
-    def x(t: float) -> float:
-        return left + (t - t0) / ((t1 - t0) or 1.0) * (right - left)
-
-    def y(seconds: float) -> float:
-        return bottom - seconds * 1e3 / top_ms * (bottom - top)
-
-    heading = title or f"{measurement.algorithm}: {pair[0]} vs {pair[1]}"
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace" font-size="11">',
-        '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="10" y="18" font-size="13" font-weight="bold">{escape(heading)}</text>',
-        '<text x="10" y="32" fill="#4a5568">blue: achieved |difference|; red, dashed: '
-        "claimed bound (ms)</text>",
-        f'<text x="10" y="45" fill="#4a5568">worst achieved/claimed: {pair_ratio:.2f} for '
-        f"this pair, {measurement.worst_ratio:.2f} over all pairs</text>",
-        f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#a0aec0"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#a0aec0"/>',
-    ]
-    for k in range(5):
-        ms = top_ms * k / 4
-        out.append(f'<text x="{left - 6}" y="{y(ms / 1e3) + 4:.1f}" text-anchor="end" '
-                   f'fill="#718096">{ms:.1f}</text>')
-    for k in range(5):
-        t = t0 + (t1 - t0) * k / 4
-        out.append(f'<text x="{x(t):.1f}" y="{bottom + 16}" text-anchor="middle" '
-                   f'fill="#718096">{t:.1f}s</text>')
-    # Break the lines where the pair was not comparable (Berkeley: between rounds).
-    step = min((b.time - a.time for a, b in itertools.pairwise(samples) if b.time > a.time),
-               default=1.0)
-    runs: list[list[Sample]] = []
-    for s in samples:
-        if not runs or s.time - runs[-1][-1].time > 1.5 * step:
-            runs.append([])
-        runs[-1].append(s)
-    for key, colour, dash in (("bound", "#c53030", ' stroke-dasharray="5,3"'),
-                              ("achieved", "#2b6cb0", "")):
-        for run in runs:
-            points = " ".join(f"{x(s.time):.1f},{y(getattr(s, key)):.1f}" for s in run)
-            out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
-                       f'stroke-width="1.3"{dash}/>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+def __getattr__(name: str) -> Any:
+    # Compatibility shim: ``draw_sync`` charts a simulator measurement, so it moved to
+    # dsys.demos.clock_sync with the measurement; the old name keeps working for now,
+    # imported on first use so that dsys.clocks never imports the simulator.
+    if name == "draw_sync":
+        return importlib.import_module("dsys.demos.clock_sync").draw_sync
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

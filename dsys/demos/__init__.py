@@ -1,10 +1,24 @@
-"""Small, complete example systems, runnable with ``dsys demo NAME``.
+"""Small, complete example systems, runnable with ``dsys demo NAME``, and the harnesses
+that run protocols in the simulator to measure them.
 
-Each demo module defines its nodes and a ``scenario(seed, until)`` function that returns
-a ready-to-run :class:`~dsys.Simulation`, plus ``SUMMARY`` (one line) and ``KINDS`` (the
-event kinds the terminal view shows by default).
+Each demo module (listed in :data:`DEMOS`) defines its nodes and a
+``scenario(seed, until)`` function that returns a ready-to-run :class:`~dsys.Simulation`,
+plus ``SUMMARY`` (one line) and ``KINDS`` (the event kinds the terminal view shows by
+default). :mod:`dsys.demos.cli` is the ``dsys demo`` command.
+
+The harnesses build simulations of a protocol and measure them; tests, docs and benchmarks
+use them:
+
+* :mod:`dsys.demos.clock_sync`: the error Cristian's and Berkeley's algorithms achieve
+  against the bound they claim (``python -m dsys.demos.clock_sync``);
+* :mod:`dsys.demos.gossip_rounds`: the rounds a rumor takes to reach every node;
+* :mod:`dsys.demos.mutex_workload`: nodes that use a distributed lock at random times.
+
+They live here, not beside their protocols, because a protocol package never imports the
+simulator (see "Layer rules" in the design); this package may.
 """
 
+#: The demos by name: ``dsys demo NAME`` runs the module's scenario.
 DEMOS = {
     "election": "dsys.demos.election",
     "pingpong": "dsys.demos.pingpong",

@@ -14,7 +14,8 @@ entries. (The docs page "Mutual exclusion" explains why, and what the other algo
 from __future__ import annotations
 
 from dsys import Network, Simulation
-from dsys.mutex import RicartAgrawala, Workload, safety_invariant
+from dsys.demos.mutex_workload import Workload
+from dsys.mutex import RicartAgrawala, safety_invariant
 
 SUMMARY = "four nodes share a lock with Ricart-Agrawala, until one crashes and all wait"
 KINDS = ["log", "crash", "restart", "violation"]

@@ -15,7 +15,8 @@ handlers, helpers) and names the paper or textbook algorithm it follows.
 - :mod:`~dsys.messaging.total_order`: :class:`SequencerBroadcast` and
   :class:`IsisBroadcast`, one order for all.
 - :mod:`~dsys.messaging.gossip`: :class:`Gossip`, push, pull and push-pull rumor
-  spreading; :func:`spread_rumor` measures the rounds it takes to reach everyone.
+  spreading (:mod:`dsys.demos.gossip_rounds` measures the rounds it takes to reach
+  everyone, in the simulator).
 - :mod:`~dsys.messaging.pubsub`: :class:`Broker` and :class:`PubSubClient`, topics
   through a broker.
 - :mod:`~dsys.messaging.checkers`: validity, no duplication, no creation, agreement,
@@ -43,6 +44,9 @@ Example:
     validity, no-duplication, no-creation, agreement, fifo-order: ok (27 deliveries checked)
 """
 
+import importlib
+from typing import Any
+
 from dsys.messaging.broadcast import BestEffortBroadcast, Broadcast, Delivery, message_id
 from dsys.messaging.causal import CausalBroadcast
 from dsys.messaging.checkers import (
@@ -62,7 +66,7 @@ from dsys.messaging.checkers import (
     read_run,
 )
 from dsys.messaging.fifo import FifoBroadcast
-from dsys.messaging.gossip import Gossip, RumorRun, expected_push_rounds, spread_rumor
+from dsys.messaging.gossip import Gossip, expected_push_rounds
 from dsys.messaging.links import Retransmitter, next_epoch
 from dsys.messaging.pubsub import Broker, Event, PubSubClient
 from dsys.messaging.reliable import ReliableBroadcast
@@ -88,7 +92,6 @@ __all__ = [
     "Rpc",
     "RpcError",
     "RpcResult",
-    "RumorRun",
     "SequencerBroadcast",
     "Violation",
     "check_agreement",
@@ -104,5 +107,13 @@ __all__ = [
     "message_id",
     "next_epoch",
     "read_run",
-    "spread_rumor",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Compatibility shim: ``spread_rumor`` and ``RumorRun`` run gossip in the simulator, so
+    # they moved to dsys.demos.gossip_rounds (a protocol package never imports the
+    # simulator). The old names keep working for now, imported on first use.
+    if name in ("RumorRun", "spread_rumor"):
+        return getattr(importlib.import_module("dsys.demos.gossip_rounds"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,13 +7,15 @@
 
 Each is a :class:`Mutex` component: the application calls ``request()``, is called back
 through ``on_enter`` once inside, and calls ``release()``. Each notes ``request``,
-``enter`` and ``exit`` in the trace, so the checkers (:func:`check_safety`,
-:func:`check_liveness`, :func:`check_order`, :func:`check_bounded_waiting`, and the
-invariant :func:`safety_invariant`) work for all of them. :class:`Workload` and
-:func:`simulate` set up a cluster that uses the lock at random times.
+``enter`` and ``exit`` in the trace, so the checkers of :mod:`dsys.mutex.checkers`
+(:func:`check_safety`, :func:`check_liveness`, :func:`check_order`,
+:func:`check_bounded_waiting`, and the invariant :func:`safety_invariant`) work for all of
+them. :mod:`dsys.demos.mutex_workload` (``Workload``, ``simulate``) sets up a simulated
+cluster that uses the lock at random times.
 
 Example:
-    >>> from dsys.mutex import ALGORITHMS, check_safety, finished, simulate
+    >>> from dsys.demos.mutex_workload import finished, simulate
+    >>> from dsys.mutex import ALGORITHMS, check_safety
     >>> for name, algorithm in ALGORITHMS.items():
     ...     sim = simulate(algorithm, nodes=4, seed=7)
     ...     done = sim.run_until(finished, timeout=30.0)
@@ -23,11 +25,13 @@ Example:
     token-ring True True
 """
 
+import importlib
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from dsys.mutex.central import CentralMutex
-from dsys.mutex.checks import (
+from dsys.mutex.checkers import (
     Report,
     Violation,
     check_bounded_waiting,
@@ -39,15 +43,6 @@ from dsys.mutex.checks import (
 from dsys.mutex.interface import HELD, RELEASED, WANTED, Mutex, State
 from dsys.mutex.ricart_agrawala import RicartAgrawala
 from dsys.mutex.token_ring import TokenRing
-from dsys.mutex.workload import (
-    Workload,
-    add_workload,
-    entries,
-    finished,
-    messages_per_entry,
-    simulate,
-    workloads,
-)
 
 #: The algorithms by the names the docs, the demo and the benchmark use.
 ALGORITHMS: Mapping[str, type[Mutex]] = MappingProxyType({
@@ -68,16 +63,22 @@ __all__ = [
     "State",
     "TokenRing",
     "Violation",
-    "Workload",
-    "add_workload",
     "check_bounded_waiting",
     "check_liveness",
     "check_order",
     "check_safety",
-    "entries",
-    "finished",
-    "messages_per_entry",
     "safety_invariant",
-    "simulate",
-    "workloads",
 ]
+
+
+#: Compatibility shim: the workload harness runs the algorithms in the simulator, so it
+#: moved to dsys.demos.mutex_workload (a protocol package never imports the simulator).
+#: These names keep working from here for now, imported on first use.
+_MOVED = frozenset({"Workload", "add_workload", "entries", "finished", "messages_per_entry",
+                    "simulate", "workloads"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return getattr(importlib.import_module("dsys.demos.mutex_workload"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

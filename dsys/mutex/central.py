@@ -60,7 +60,8 @@ class CentralMutex(Mutex):
     """A lock kept by one coordinator node (default: the first node id in sorted order).
 
     Example:
-        >>> from dsys.mutex import CentralMutex, simulate, finished
+        >>> from dsys.demos.mutex_workload import finished, simulate
+        >>> from dsys.mutex import CentralMutex
         >>> sim = simulate(CentralMutex, nodes=3, seed=4, requests=2)
         >>> sim.run_until(finished, timeout=10.0)
         True

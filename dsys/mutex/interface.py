@@ -10,7 +10,7 @@ An application drives a lock the same way whatever algorithm is behind it:
 The three states are the ones of Ricart & Agrawala (1981) and of Coulouris et al.,
 *Distributed Systems* §15.2: ``RELEASED`` (outside, not asking), ``WANTED`` (asked, waiting)
 and ``HELD`` (inside). Every change is recorded as a trace note, ``request``, ``enter`` and
-``exit``, so the checkers in :mod:`dsys.mutex.checks` judge any algorithm from its trace.
+``exit``, so the checkers in :mod:`dsys.mutex.checkers` judge any algorithm from its trace.
 
 An algorithm is a :class:`Mutex` subclass that implements two hooks, :meth:`Mutex.on_request`
 (the application asked; start asking the others) and :meth:`Mutex.on_release` (the
@@ -124,7 +124,7 @@ class Mutex(Component):
         """Enter the critical section: called by the algorithm once it may.
 
         ``details`` go into the ``enter`` note; ``order=[...]`` is the key the algorithm
-        promises to grant in (read by :func:`~dsys.mutex.checks.check_order`).
+        promises to grant in (read by :func:`~dsys.mutex.checkers.check_order`).
         """
         if self.state != WANTED:  # an algorithm bug, not a user error: fail loudly
             raise AssertionError(f"{self.node.id}: grant() while {self.state}, not WANTED")

@@ -66,7 +66,8 @@ class RicartAgrawala(Mutex):
     """Ricart & Agrawala's mutual exclusion (1981): permission from every other node.
 
     Example:
-        >>> from dsys.mutex import RicartAgrawala, simulate, finished
+        >>> from dsys.demos.mutex_workload import finished, simulate
+        >>> from dsys.mutex import RicartAgrawala
         >>> sim = simulate(RicartAgrawala, nodes=4, seed=2, requests=3)
         >>> sim.run_until(finished, timeout=10.0)
         True

@@ -44,7 +44,8 @@ class TokenRing(Mutex):
     with it.
 
     Example:
-        >>> from dsys.mutex import TokenRing, simulate, finished
+        >>> from dsys.demos.mutex_workload import finished, simulate
+        >>> from dsys.mutex import TokenRing
         >>> sim = simulate(TokenRing, nodes=3, seed=1, requests=2, think=(0.0, 0.0))
         >>> sim.run_until(finished, timeout=10.0)
         True

@@ -9,9 +9,9 @@ import pytest
 
 from dsys import Network
 from dsys.clocks import HappensBefore, check_lamport, check_vector, read_timestamps
-from dsys.clocks.draw import draw_clocks, draw_sync, save
-from dsys.clocks.measure import measure_berkeley
+from dsys.clocks.draw import draw_clocks, save
 from dsys.demos import clocks as demo
+from dsys.demos.clock_sync import draw_sync, measure_berkeley
 from tests.clocks.workload import random_run
 
 
@@ -94,7 +94,7 @@ def test_runs_and_measurements_do_not_depend_on_the_hash_seed() -> None:
     import subprocess
     import sys
 
-    code = ("from dsys.demos import clocks as d; from dsys.clocks.measure import "
+    code = ("from dsys.demos import clocks as d; from dsys.demos.clock_sync import "
             "measure_berkeley as m; s = d.scenario(seed=2); s.run(until=d.UNTIL); "
             "print(s.trace.digest(), m(2, until=1.0).summary())")
     outputs = {

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from dsys import Clock, Node, Simulation
 from dsys.clocks import CristianClient, CristianServer, berkeley, cristian, physical
 from dsys.clocks.berkeley import fault_tolerant_subset
-from dsys.clocks.measure import SyncSetup, main, measure_berkeley, measure_cristian
+from dsys.demos.clock_sync import SyncSetup, main, measure_berkeley, measure_cristian
 
 SETUPS = {
     "default": SyncSetup(until=6.0),

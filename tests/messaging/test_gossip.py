@@ -9,7 +9,8 @@ import statistics
 import pytest
 
 from dsys import ConfigError, Network, Node, Simulation
-from dsys.messaging import Gossip, RumorRun, expected_push_rounds, spread_rumor
+from dsys.demos.gossip_rounds import RumorRun, spread_rumor
+from dsys.messaging import Gossip, expected_push_rounds
 from dsys.messaging.gossip import Mode
 
 SEEDS = {10: range(30), 100: range(10), 1000: range(3)}

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from dsys import Network, Node, Simulation
+from dsys.demos.mutex_workload import add_workload, finished, simulate
 from dsys.errors import ConfigError, UsageError
 from dsys.mutex import (
     ALGORITHMS,
@@ -20,13 +21,10 @@ from dsys.mutex import (
     Mutex,
     RicartAgrawala,
     TokenRing,
-    add_workload,
     check_bounded_waiting,
     check_liveness,
     check_order,
     check_safety,
-    finished,
-    simulate,
 )
 from dsys.testing import SimulationFactory
 
@@ -100,7 +98,8 @@ def test_same_seed_same_trace(name: str) -> None:
 
 DIGESTS = """
 from dsys import Network
-from dsys.mutex import ALGORITHMS, finished, simulate
+from dsys.demos.mutex_workload import finished, simulate
+from dsys.mutex import ALGORITHMS
 for algorithm in ALGORITHMS.values():
     sim = simulate(algorithm, nodes=5, seed=11, network=Network(duplicate=0.2, reorder=0.3))
     sim.run_until(finished, timeout=30.0)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from dsys import InvariantViolation, Network, Trace, TraceEvent
+from dsys.demos.mutex_workload import finished, simulate
 from dsys.mutex import (
     CentralMutex,
     Mutex,
@@ -19,8 +20,6 @@ from dsys.mutex import (
     check_liveness,
     check_order,
     check_safety,
-    finished,
-    simulate,
 )
 from tests.mutex.broken import (
     ClocklessRicartAgrawala,

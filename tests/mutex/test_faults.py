@@ -12,19 +12,15 @@ from typing import Any
 import pytest
 
 from dsys import InvariantViolation, Network, Simulation
+from dsys.demos.mutex_workload import Workload, add_workload, finished, simulate, workloads
 from dsys.mutex import (
     ALGORITHMS,
     CentralMutex,
     RicartAgrawala,
     TokenRing,
-    Workload,
-    add_workload,
     check_liveness,
     check_safety,
-    finished,
     safety_invariant,
-    simulate,
-    workloads,
 )
 from dsys.testing import SimulationFactory
 

@@ -9,7 +9,8 @@ from types import ModuleType
 import pytest
 
 from dsys import Network
-from dsys.mutex import ALGORITHMS, finished, messages_per_entry, simulate
+from dsys.demos.mutex_workload import finished, messages_per_entry, simulate
+from dsys.mutex import ALGORITHMS
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "mutex_messages.py"
 
