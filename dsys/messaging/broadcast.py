@@ -25,8 +25,9 @@ The interface. ``broadcast(payload)`` sends a payload (a JSON value: number, str
 bool, None, or lists and dicts of those) and returns the message's id; every member then
 *delivers* it, which means: it is appended to ``delivered``, passed to the ``on_deliver``
 callback if one was given, and recorded in the trace. A member delivers its own messages
-too. Message ids are ``"origin:epoch:seq"``, e.g. ``"n1:1:0"``: the first message of
-``n1``'s first incarnation (see :func:`~dsys.messaging.links.next_epoch`).
+too. Message ids are ``"origin:epoch:seq"`` (:func:`dsys.core.ids.message_id`, the one
+format dsys uses), e.g. ``"n1:1:0"``: the first message of ``n1``'s first incarnation (see
+:func:`~dsys.messaging.links.next_epoch`).
 
 What the trace shows. Each component records ``note("broadcast", id=..., payload=...)``
 when it broadcasts and ``note("deliver", id=..., origin=..., payload=...)`` when it
@@ -57,6 +58,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from dsys.core.ids import message_id
 from dsys.core.messages import message
 from dsys.core.node import Component
 from dsys.messaging.links import next_epoch
@@ -73,15 +75,6 @@ class Delivery:
 
 #: The type of an ``on_deliver`` callback.
 DeliverCallback = Callable[[Delivery], None]
-
-
-def message_id(origin: str, epoch: int, seq: int) -> str:
-    """The id of the ``seq``-th message of ``origin``'s incarnation ``epoch``.
-
-    >>> message_id("n1", 1, 0)
-    'n1:1:0'
-    """
-    return f"{origin}:{epoch}:{seq}"
 
 
 class Broadcast(Component):
