@@ -17,8 +17,12 @@ Placement matters on a small machine: two processes on one CPU hand over without
 another CPU, two on different CPUs pay a cross-CPU wake-up per message (costly in a VM).
 ``--pin same`` / ``--pin split`` fix the placement so runs are comparable.
 
+``--streams`` adds a third contender for TCP: the same two dsys nodes with the transport
+on trio streams (``bench/tcp_streams.py``) instead of raw sockets, the design that
+:mod:`dsys.runtime.transport` measured and did not take.
+
 Run:  python bench/runtime_rtt.py [--requests 5000] [--rounds 5] [--pin none|same|split]
-                                  [--codec json|msgpack] [--transports tcp,udp]
+                                  [--codec json|msgpack] [--transports tcp,udp] [--streams]
 """
 
 from __future__ import annotations
@@ -262,7 +266,8 @@ def frame_size() -> int:
     return 4 + len(Wire("a").seal("b", envelope))  # the TCP length prefix included
 
 
-def run_dsys(transport: str, requests: int, workdir: Path, codec_name: str) -> dict[str, float]:
+def run_dsys(transport: str, requests: int, workdir: Path, codec_name: str,
+             streams: bool = False) -> dict[str, float]:
     kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
     cluster = workdir / f"{transport}.toml"
     cluster.write_text(f'[cluster]\ntransport = "{transport}"\ncodec = "{codec_name}"\n'
@@ -271,7 +276,9 @@ def run_dsys(transport: str, requests: int, workdir: Path, codec_name: str) -> d
                        f'echo = "127.0.0.1:{free_port(kind)}"\n')
     data = Path(tempfile.mkdtemp(prefix=f"{transport}-driver-", dir=workdir))  # fresh each run
     env = {**os.environ, "DSYS_BENCH_REQUESTS": str(requests)}
-    command = [sys.executable, "-m", "dsys.cli", "run", "--cluster", str(cluster), "--quiet"]
+    # With streams, bench/tcp_streams.py is `dsys` with its TCP transport on trio streams.
+    launcher = [str(HERE.parent / "tcp_streams.py")] if streams else ["-m", "dsys.cli"]
+    command = [sys.executable, *launcher, "run", "--cluster", str(cluster), "--quiet"]
     procs = [subprocess.Popen([*command, f"{HERE}:Echo", "--node", "echo"], env=env,
                               stderr=subprocess.DEVNULL)]
     pin(procs[0], "server")
@@ -326,6 +333,9 @@ def main() -> None:
     parser.add_argument("--pin", default="none", choices=["none", "same", "split"],
                         help="where the two processes of each pair run: the OS decides "
                              "(none), both on CPU 0 (same), or on CPUs 0 and 1 (split)")
+    parser.add_argument("--streams", action="store_true",
+                        help="TCP: also run dsys with its transport on trio streams "
+                             "(bench/tcp_streams.py) instead of raw sockets")
     parser.add_argument("--bare-server", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--bare-client", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -348,9 +358,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for transport in args.transports.split(","):
             rounds: dict[str, list[dict[str, float]]] = {"bare trio": [], "dsys": []}
+            streams = args.streams and transport == "tcp"
+            if streams:
+                rounds["dsys streams"] = []
             for _ in range(args.rounds):
                 rounds["bare trio"].append(run_bare(transport, args.requests))
                 rounds["dsys"].append(run_dsys(transport, args.requests, Path(tmp), args.codec))
+                if streams:
+                    rounds["dsys streams"].append(run_dsys(transport, args.requests, Path(tmp),
+                                                           args.codec, streams=True))
             print(f"\n{transport.upper()}\n{header}")
             median = {}
             for name, results in rounds.items():
@@ -365,6 +381,12 @@ def main() -> None:
             print(f"ratio dsys/bare: p50 {ratio:.2f}x, p99 {dsys['p99_us'] / bare['p99_us']:.2f}x, "
                   f"throughput {dsys['throughput'] / bare['throughput']:.2f}x   "
                   f"(goal: p50 <= 1.50x: {'met' if ratio <= 1.5 else 'NOT met'})")
+            if streams:
+                on_streams = median["dsys streams"]
+                print(f"raw sockets vs trio streams (dsys): p50 "
+                      f"{dsys['p50_us'] / on_streams['p50_us']:.2f}x, p99 "
+                      f"{dsys['p99_us'] / on_streams['p99_us']:.2f}x, throughput "
+                      f"{dsys['throughput'] / on_streams['throughput']:.2f}x")
 
 
 if __name__ == "__main__":

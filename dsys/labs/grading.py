@@ -40,9 +40,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import importlib.util
 import io
-import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -55,6 +53,7 @@ import attrs
 import dsys
 from dsys.errors import ConfigError, UsageError
 from dsys.labs.lab import Lab
+from dsys.loader import load_file
 from dsys.sim.network import Network
 from dsys.sim.report import SimulationError, replay_command
 from dsys.sim.simulation import Simulation
@@ -242,41 +241,6 @@ def _module_name(kind: str, lab: str, path: Path) -> str:
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:10]
     stem = "".join(c if c.isalnum() else "_" for c in path.stem)
     return f"_dsys_{kind}_{lab}_{stem}_{digest}"
-
-
-def load_file(path: Path, module_name: str) -> ModuleType:
-    """Import the Python file ``path`` as module ``module_name``.
-
-    Its folder is on ``sys.path`` while it loads, so it can import files beside it. Errors
-    in the file become a :class:`~dsys.errors.UsageError` that says where they are.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    if path.suffix != ".py":
-        raise UsageError(f"{path} is not a Python file (.py)")
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:  # pragma: no cover - .py files always have one
-        raise UsageError(f"cannot load {path} as Python")
-    module = importlib.util.module_from_spec(spec)
-    # Registered before running it: attrs (and so @message) resolves postponed annotations
-    # through sys.modules.
-    sys.modules[module_name] = module
-    folder = str(path.resolve().parent)
-    sys.path.insert(0, folder)
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        del sys.modules[module_name]
-        raise UsageError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:
-        del sys.modules[module_name]
-        where = _where(exc, {str(path.resolve())}) or str(path)
-        raise UsageError(f"{where}: loading it raised {type(exc).__name__}: {exc}") from None
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(folder)
-    return module
 
 
 def load_grader(lab: Lab) -> list[GradedTest]:

@@ -79,9 +79,10 @@ def _run(args: argparse.Namespace) -> int:
     _run_trio(host.run)
     stats = host.statistics()
     refused = sum(stats.rejected.values())
+    trace = f", {stats.trace_errors} trace write error(s)" if stats.trace_errors else ""
     print(f"dsys[{args.node}]: stopped after {stats.uptime:.1f} s: {stats.messages_in} "
           f"message(s) in, {stats.messages_out} out, {stats.handler_errors} handler "
-          f"error(s), {refused} frame(s) refused", file=sys.stderr)
+          f"error(s), {refused} frame(s) refused{trace}", file=sys.stderr)
     return 0
 
 
@@ -111,15 +112,14 @@ def _maelstrom(args: argparse.Namespace) -> int:
 def _run_trio(main: Callable[[], Any]) -> None:
     import trio
 
+    from dsys.runtime.groups import unwrap_group
+
     try:
         trio.run(main)
     except BaseExceptionGroup as group:
         # A one-line error raised inside a nursery arrives wrapped in a group: unwrap it
         # so the CLI can print it as one line.
-        errors, others = group.split(DsysError)
-        if errors is None or others is not None:
+        error = unwrap_group(group)
+        if not isinstance(error, DsysError):
             raise
-        first: BaseException = errors
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
+        raise error from None

@@ -12,7 +12,8 @@ Example (a script; ``Get``/``Value`` are your own message classes)::
 
     async def main() -> None:
         async with open_client("cluster.toml") as client:
-            reply = await client.request("a", Get("x"), match=Value, timeout=1.0)
+            with trio.fail_after(1.0):     # no reply within a second: trio.TooSlowError
+                reply = await client.request("a", Get("x"), match=Value)
             print(reply)
 
     trio.run(main)
@@ -20,11 +21,15 @@ Example (a script; ``Get``/``Value`` are your own message classes)::
 ``request`` sends one message and waits for the first message *from that node* that
 ``match`` accepts (a class, a tuple of classes or a predicate). Anything else that
 arrives waits in the client's mailbox for :meth:`ClusterClient.receive`.
+
+Waiting follows trio's rule: the caller bounds it, with a cancel scope
+(``trio.fail_after``, ``trio.move_on_after``) around one call or around many. Nothing here
+takes a ``timeout=``. Over UDP, where a request or its reply may be lost, ask ``request``
+to send it again every so often (``resend_every=0.5``) until the answer comes.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import secrets
 from collections import Counter, deque
@@ -36,8 +41,9 @@ import trio
 
 from dsys.core import codec
 from dsys.core.messages import short_name
-from dsys.errors import CodecError, ConfigError
+from dsys.errors import CodecError, ConfigError, UsageError
 from dsys.runtime.config import ClusterConfig, check_node_id, load_cluster
+from dsys.runtime.groups import unwrap_group
 from dsys.runtime.transport import make_transport
 from dsys.runtime.wire import Rejected, Wire
 
@@ -81,41 +87,43 @@ class ClusterClient:
         if reason is not None:
             self.dropped[reason] += 1  # lost, as the network may lose any message
 
-    async def receive(self, *, src: str | None = None, match: Match = None,
-                      timeout: float | None = None) -> tuple[str, Any]:
-        """The next message (from ``src``, accepted by ``match``) as ``(sender, message)``.
+    async def receive(self, *, src: str | None = None, match: Match = None
+                      ) -> tuple[str, Any]:
+        """Wait for the next message (from ``src``, accepted by ``match``) and return it
+        as ``(sender, message)``. Bound the wait with a cancel scope::
 
-        Raises TimeoutError if none arrives within ``timeout`` seconds.
+            with trio.move_on_after(0.5):
+                sender, msg = await client.receive(match=Heartbeat)
         """
         accept = _matcher(match)
-        deadline = math.inf if timeout is None else trio.current_time() + timeout
         while True:
             for index, (sender, msg) in enumerate(self._mailbox):
                 if (src is None or sender == src) and accept(msg):
                     del self._mailbox[index]
                     return sender, msg
-            arrived = self._arrived
-            with trio.move_on_at(deadline):
-                await arrived.wait()
-            if not arrived.is_set():
-                wanted = f" from {src}" if src else ""
-                raise TimeoutError(f"no message{wanted} within {timeout} s")
+            await self._arrived.wait()
 
     async def request(self, dst: str, msg: object, *, match: Match = None,
-                      timeout: float = 1.0, attempts: int = 1) -> Any:
-        """Send ``msg`` to ``dst`` and return the first reply from ``dst`` that ``match``
-        accepts. Resends up to ``attempts`` times in all, waiting ``timeout`` seconds for
-        each (useful over UDP, which may lose either message); then raises TimeoutError.
+                      resend_every: float | None = None) -> Any:
+        """Send ``msg`` to ``dst`` and wait for the first reply from ``dst`` that ``match``
+        accepts; return that reply.
+
+        With ``resend_every``, send ``msg`` again each time that many seconds pass without
+        the reply (over UDP either message may be lost). Bound the wait with a cancel
+        scope: ``with trio.fail_after(2): reply = await client.request(...)``.
         """
-        for _ in range(attempts):
-            self.send(dst, msg)
-            try:
-                _, reply = await self.receive(src=dst, match=match, timeout=timeout)
+        if resend_every is not None and not resend_every > 0:
+            raise UsageError(f"resend_every must be a number of seconds > 0, got "
+                             f"{resend_every!r}")
+        self.send(dst, msg)
+        if resend_every is None:
+            _, reply = await self.receive(src=dst, match=match)
+            return reply
+        while True:
+            with trio.move_on_after(resend_every):
+                _, reply = await self.receive(src=dst, match=match)
                 return reply
-            except TimeoutError:
-                continue
-        raise TimeoutError(f"no reply from {dst} to {msg!r} after {attempts} attempt(s) of "
-                           f"{timeout} s")
+            self.send(dst, msg)
 
     # ----- the transport reports here (see dsys.runtime.transport.Receiver) -----------
 
@@ -164,22 +172,13 @@ async def open_client(cluster: ClusterConfig | str | os.PathLike[str],
     except BaseExceptionGroup as group:
         # The nursery wraps whatever the ``async with`` body raised in an exception group;
         # give the caller back the exception they raised (an AssertionError, a
-        # TimeoutError...) rather than a group of one.
-        single = _single(group)
-        if single is None:
+        # trio.TooSlowError...) rather than a group of one.
+        single = unwrap_group(group)
+        if single is group:
             raise
         raise single from None
     finally:
         client._transport.close()
-
-
-def _single(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        if len(exc.exceptions) != 1:
-            return None
-        exc = exc.exceptions[0]
-    return exc
 
 
 def _matcher(match: Match) -> Callable[[Any], bool]:

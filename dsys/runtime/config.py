@@ -43,11 +43,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
+import cattrs
+from cattrs.gen import AttributeOverride, make_dict_structure_fn, override
 
 from dsys.errors import ConfigError, UsageError
 
@@ -59,9 +61,6 @@ UDP_MAX_DATAGRAM = 65507
 TRANSPORTS = ("tcp", "udp")
 CODECS = ("json", "msgpack")
 
-_CLUSTER_KEYS = {"transport", "codec", "secret", "secret_file", "max_frame", "send_queue",
-                 "replay_window"}
-_ENDPOINT_KEYS = {"address", "bind", "target"}
 
 
 @attrs.frozen
@@ -181,58 +180,18 @@ def parse_cluster(text: str, *, source: str = "<cluster>",
 def cluster_from_mapping(data: Mapping[str, Any], *, source: str = "<cluster>",
                          base_dir: Path | None = None) -> ClusterConfig:
     """Validate an already-parsed cluster file (a dict shaped like the TOML)."""
-
-    def fail(problem: str) -> ConfigError:
-        return ConfigError(f"{source}: {problem}")
-
-    unknown = set(data) - {"cluster", "nodes", "clients"}
-    if unknown:
-        raise fail(f"unknown table(s) {sorted(unknown)}; a cluster file has [cluster], "
-                   "[nodes] and [clients]")
-    settings = data.get("cluster", {})
-    if not isinstance(settings, Mapping):
-        raise fail("[cluster] must be a table")
-    unknown = set(settings) - _CLUSTER_KEYS
-    if unknown:
-        raise fail(f"unknown key(s) {sorted(unknown)} in [cluster]; known keys: "
-                   f"{', '.join(sorted(_CLUSTER_KEYS))}")
-
-    transport = settings.get("transport", "tcp")
-    if transport not in TRANSPORTS:
-        raise fail(f"[cluster] transport must be one of {', '.join(TRANSPORTS)}, "
-                   f"got {transport!r}")
-    codec = settings.get("codec", "json")
-    if codec not in CODECS:
-        raise fail(f"[cluster] codec must be one of {', '.join(CODECS)}, got {codec!r}")
-    secret = _secret(settings, fail, base_dir)
-    max_frame = _positive_int(settings, "max_frame", DEFAULT_MAX_FRAME, fail, minimum=64)
-    send_queue = _positive_int(settings, "send_queue", 1024, fail)
-    replay_window = _positive_int(settings, "replay_window", 1024, fail)
-    if replay_window > 1 << 16:
-        raise fail(f"[cluster] replay_window must be at most {1 << 16}, got {replay_window}")
-
-    if "nodes" not in data:
-        raise fail('no [nodes] table: list each node as  id = "host:port"')
-    nodes = _endpoints(data["nodes"], "nodes", fail)
-    if not nodes:
-        raise fail("[nodes] is empty: list at least one node")
-    clients = _endpoints(data.get("clients", {}), "clients", fail)
-    for client_id in clients:
-        if client_id in nodes:
-            raise fail(f"{client_id!r} is both a node and a client; ids must be unique")
-        if clients[client_id].target is not None:
-            raise fail(f"[clients] {client_id}: clients have no target")
-    seen: dict[tuple[str, int], str] = {}
-    for endpoint in [*nodes.values(), *clients.values()]:
-        key = (endpoint.host, endpoint.port)
-        if key in seen:
-            raise fail(f"{seen[key]} and {endpoint.id} have the same address "
-                       f"{endpoint.address}")
-        seen[key] = endpoint.id
+    try:
+        written = _CONVERTER.structure(data, _ClusterFile)
+        secret = _read_secret(written.cluster, base_dir)
+        _check_unique(written)
+    except _Invalid as problem:
+        raise ConfigError(f"{source}: {problem}") from None
+    settings = written.cluster
     return ClusterConfig(
-        nodes=dict(sorted(nodes.items())), clients=dict(sorted(clients.items())),
-        transport=transport, codec=codec, secret=secret, max_frame=max_frame,
-        send_queue=send_queue, replay_window=replay_window, source=source, base_dir=base_dir,
+        nodes=_endpoints(written.nodes), clients=_endpoints(written.clients),
+        transport=settings.transport, codec=settings.codec, secret=secret,
+        max_frame=settings.max_frame, send_queue=settings.send_queue,
+        replay_window=settings.replay_window, source=source, base_dir=base_dir,
     )
 
 
@@ -271,70 +230,232 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _endpoints(table: Any, name: str, fail: Any) -> dict[str, Endpoint]:
-    if not isinstance(table, Mapping):
-        raise fail(f"[{name}] must be a table of  id = \"host:port\"")
-    found = {}
-    for endpoint_id, spec in table.items():
-        where = f"[{name}] {endpoint_id}"
+# ----- reading the file ----------------------------------------------------------------
+#
+# Rules of this part: cattrs structures the TOML into the classes below (the file as
+# written), with one converter. Every check of one value lives in that value's structure
+# hook; every rule across values (unique ids and addresses, the secret) lives in a
+# function that cluster_from_mapping calls after. A problem is raised as _Invalid, one
+# line naming the table and the key; cluster_from_mapping adds the file's name.
+
+
+class _Invalid(Exception):
+    """One mistake in a cluster file, in one line (without the file's name)."""
+
+
+@attrs.frozen(kw_only=True)
+class _Settings:
+    """The ``[cluster]`` table, as written."""
+
+    transport: str = "tcp"
+    codec: str = "json"
+    secret: str | None = None
+    secret_file: str | None = None
+    max_frame: int = DEFAULT_MAX_FRAME
+    send_queue: int = 1024
+    replay_window: int = 1024
+
+
+@attrs.frozen(kw_only=True)
+class _EndpointSpec:
+    """One entry of ``[nodes]`` or ``[clients]``, as written (addresses split)."""
+
+    address: tuple[str, int]
+    bind: tuple[str, int] | None = None
+    target: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _ClusterFile:
+    """The whole cluster file, as written."""
+
+    cluster: _Settings = _Settings()
+    nodes: dict[str, _EndpointSpec]
+    clients: dict[str, _EndpointSpec] = attrs.field(factory=dict)
+
+
+_CLUSTER_KEYS = sorted(a.name for a in attrs.fields(_Settings))
+_ENDPOINT_KEYS = sorted(a.name for a in attrs.fields(_EndpointSpec))
+_CONVERTER = cattrs.Converter(forbid_extra_keys=True, detailed_validation=False)
+
+
+def _table(cls: type, *, not_a_table: str, unknown: Callable[[list[str]], str],
+           missing: Mapping[str, str], shorthand: str | None = None,
+           **fields: AttributeOverride) -> None:
+    """Register the hook structuring the table ``cls`` (``fields``: its values' hooks)."""
+    known = {a.name for a in attrs.fields(cls)}
+    overrides: dict[str, Any] = fields  # (typed loosely: they are keyword arguments)
+    structure_fields: Callable[[Any, Any], Any] = make_dict_structure_fn(
+        cls, _CONVERTER, **overrides)
+
+    def structure(value: Any, _: Any) -> Any:
+        if shorthand is not None and isinstance(value, str):
+            value = {shorthand: value}  # a = "host:port" means a = { address = "host:port" }
+        if not isinstance(value, Mapping):
+            raise _Invalid(not_a_table)
+        # Unknown keys first (cattrs would find them last): a misspelt key explains more
+        # than the default its value did not replace.
+        extra = set(value) - known
+        if extra:
+            raise _Invalid(unknown(sorted(map(str, extra))))
         try:
-            check_node_id(endpoint_id)
-        except ConfigError as exc:
-            raise fail(f"{where}: {exc}") from None
-        if isinstance(spec, str):
-            spec = {"address": spec}
-        if not isinstance(spec, Mapping):
-            raise fail(f'{where}: expected "host:port" or a table with address, bind, target')
-        unknown = set(spec) - _ENDPOINT_KEYS
-        if unknown:
-            raise fail(f"{where}: unknown key(s) {sorted(unknown)}; known: "
-                       f"{', '.join(sorted(_ENDPOINT_KEYS))}")
-        if not isinstance(spec.get("address"), str):
-            raise fail(f'{where}: needs an address = "host:port"')
-        try:
-            host, port = split_address(spec["address"])
-            bind_host, bind_port = split_address(spec.get("bind", spec["address"]))
-        except ValueError as exc:
-            raise fail(f"{where}: {exc}") from None
-        if host in ("0.0.0.0", "::"):
-            raise fail(f"{where}: peers cannot dial {host}; give the machine's address as "
-                       f'address and bind = "{_join(host, port)}" to listen everywhere')
-        target = spec.get("target")
-        if target is not None and (not isinstance(target, str) or ":" not in target):
-            raise fail(f'{where}: target must look like "app.py:Factory" or '
-                       f'"package.module:Factory", got {target!r}')
-        found[endpoint_id] = Endpoint(endpoint_id, host, port, bind_host, bind_port, target)
-    return found
+            return structure_fields(value, cls)
+        except KeyError as exc:  # a required key is absent
+            raise _Invalid(missing.get(str(exc.args[0]), f"needs {exc.args[0]}")) from None
+
+    _CONVERTER.register_structure_hook(cls, structure)
 
 
-def _positive_int(settings: Mapping[str, Any], key: str, default: int, fail: Any, *,
-                  minimum: int = 1) -> int:
-    value = settings.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise fail(f"[cluster] {key} must be an integer >= {minimum}, got {value!r}")
-    return value
+def _one_of(key: str, choices: tuple[str, ...]) -> AttributeOverride:
+    def structure(value: Any, _: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise _Invalid(f"[cluster] {key} must be one of {', '.join(choices)}, "
+                           f"got {value!r}")
+        return value
+
+    return override(struct_hook=structure)
 
 
-def _secret(settings: Mapping[str, Any], fail: Any, base_dir: Path | None) -> bytes | None:
-    if "secret" in settings and "secret_file" in settings:
-        raise fail("[cluster] give either secret or secret_file, not both")
-    if "secret_file" in settings:
-        name = settings["secret_file"]
-        if not isinstance(name, str) or not name:
-            raise fail("[cluster] secret_file must be a file name")
-        path = Path(name)
+def _integer(key: str, minimum: int = 1, maximum: int | None = None) -> AttributeOverride:
+    def structure(value: Any, _: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise _Invalid(f"[cluster] {key} must be an integer >= {minimum}, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise _Invalid(f"[cluster] {key} must be at most {maximum}, got {value}")
+        return value
+
+    return override(struct_hook=structure)
+
+
+def _text(check: Callable[[Any], bool], problem: str) -> AttributeOverride:
+    def structure(value: Any, _: Any) -> Any:
+        if not check(value):
+            raise _Invalid(problem.format(value=value))
+        return value
+
+    return override(struct_hook=structure)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    try:
+        return split_address(value)
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+
+
+def _address(value: Any, _: Any) -> tuple[str, int]:
+    if not isinstance(value, str):
+        raise _Invalid('needs an address = "host:port"')
+    host, port = _host_port(value)
+    if host in ("0.0.0.0", "::"):
+        raise _Invalid(f"peers cannot dial {host}; give the machine's address as address "
+                       f'and bind = "{_join(host, port)}" to listen everywhere')
+    return host, port
+
+
+def _bind(value: Any, _: Any) -> tuple[str, int]:
+    if not isinstance(value, str):
+        raise _Invalid(f'bind must be "host:port", got {value!r}')
+    return _host_port(value)
+
+
+def _endpoint_table(name: str) -> AttributeOverride:
+    """The hook of ``[nodes]`` or ``[clients]``: each id checked, each entry structured,
+    and a problem prefixed with where it is (``[nodes] a: ...``)."""
+
+    def structure(value: Any, _: Any) -> dict[str, _EndpointSpec]:
+        if not isinstance(value, Mapping):
+            raise _Invalid(f'[{name}] must be a table of  id = "host:port"')
+        found = {}
+        for endpoint_id, spec in value.items():
+            where = f"[{name}] {endpoint_id}"
+            try:
+                check_node_id(endpoint_id)
+                found[endpoint_id] = _CONVERTER.structure(spec, _EndpointSpec)
+            except (_Invalid, ConfigError) as exc:
+                raise _Invalid(f"{where}: {exc}") from None
+            if name == "clients" and found[endpoint_id].target is not None:
+                raise _Invalid(f"{where}: clients have no target")
+        if name == "nodes" and not found:
+            raise _Invalid("[nodes] is empty: list at least one node")
+        return found
+
+    return override(struct_hook=structure)
+
+
+_table(
+    _Settings, not_a_table="[cluster] must be a table",
+    unknown=lambda keys: f"unknown key(s) {keys} in [cluster]; known keys: "
+                         f"{', '.join(_CLUSTER_KEYS)}",
+    missing={},
+    transport=_one_of("transport", TRANSPORTS),
+    codec=_one_of("codec", CODECS),
+    secret=_text(lambda v: isinstance(v, str), "[cluster] secret must be a string"),
+    secret_file=_text(lambda v: isinstance(v, str) and v != "",
+                      "[cluster] secret_file must be a file name"),
+    max_frame=_integer("max_frame", minimum=64),
+    send_queue=_integer("send_queue"),
+    replay_window=_integer("replay_window", maximum=1 << 16),
+)
+_table(
+    _EndpointSpec, shorthand="address",
+    not_a_table='expected "host:port" or a table with address, bind, target',
+    unknown=lambda keys: f"unknown key(s) {keys}; known: {', '.join(_ENDPOINT_KEYS)}",
+    missing={"address": 'needs an address = "host:port"'},
+    address=override(struct_hook=_address),
+    bind=override(struct_hook=_bind),
+    target=_text(lambda v: isinstance(v, str) and ":" in v,
+                 'target must look like "app.py:Factory" or "package.module:Factory", '
+                 "got {value!r}"),
+)
+_table(
+    _ClusterFile, not_a_table="a cluster file is a table of tables",
+    unknown=lambda keys: f"unknown table(s) {keys}; a cluster file has [cluster], [nodes] "
+                         "and [clients]",
+    missing={"nodes": 'no [nodes] table: list each node as  id = "host:port"'},
+    nodes=_endpoint_table("nodes"),
+    clients=_endpoint_table("clients"),
+)
+
+
+def _read_secret(settings: _Settings, base_dir: Path | None) -> bytes | None:
+    if settings.secret is not None and settings.secret_file is not None:
+        raise _Invalid("[cluster] give either secret or secret_file, not both")
+    if settings.secret_file is not None:
+        path = Path(settings.secret_file)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         try:
             text = path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise fail(f"[cluster] cannot read secret_file {path}: {exc}") from None
-    elif "secret" in settings:
-        text = settings["secret"]
-        if not isinstance(text, str):
-            raise fail("[cluster] secret must be a string")
+            raise _Invalid(f"[cluster] cannot read secret_file {path}: {exc}") from None
+    elif settings.secret is not None:
+        text = settings.secret
     else:
         return None
     if not text:
-        raise fail("[cluster] the secret is empty; remove it or set a long random string")
+        raise _Invalid("[cluster] the secret is empty; remove it or set a long random string")
     return text.encode("utf-8")
+
+
+def _check_unique(written: _ClusterFile) -> None:
+    """Ids are unique across nodes and clients, and so are addresses."""
+    for client_id in written.clients:
+        if client_id in written.nodes:
+            raise _Invalid(f"{client_id!r} is both a node and a client; ids must be unique")
+    seen: dict[tuple[str, int], str] = {}
+    for endpoint_id, spec in [*written.nodes.items(), *written.clients.items()]:
+        if spec.address in seen:
+            raise _Invalid(f"{seen[spec.address]} and {endpoint_id} have the same address "
+                           f"{_join(*spec.address)}")
+        seen[spec.address] = endpoint_id
+
+
+def _endpoints(specs: Mapping[str, _EndpointSpec]) -> dict[str, Endpoint]:
+    found = {}
+    for endpoint_id, spec in sorted(specs.items()):
+        host, port = spec.address
+        bind_host, bind_port = spec.bind or spec.address
+        found[endpoint_id] = Endpoint(endpoint_id, host, port, bind_host, bind_port,
+                                      spec.target)
+    return found

@@ -22,6 +22,10 @@ Rules of this file (the same semantics as the simulator, on a real clock):
   **counted**, recorded in the trace as an ``error`` event, and the node **keeps
   serving**: a server should not die because one request tripped a bug. (The simulator
   stops instead, because there a reproducible report is worth more.)
+* The trace is the node's own record, not part of its service: a trace file that cannot
+  be written (disk full, say) is **logged** (at most once a second) and **counted**
+  (``trace_errors``), and the node **keeps serving**. Such an error never reaches the
+  network side, where it could pass for a lost connection.
 
 Example (what ``dsys run app.py:Hello --node a --cluster cluster.toml`` does)::
 
@@ -35,6 +39,7 @@ Example (what ``dsys run app.py:Hello --node a --cluster cluster.toml`` does)::
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import math
@@ -78,7 +83,8 @@ class HostStatistics:
 
     ``rejected`` counts incoming frames refused, by reason (``"bad tag"``,
     ``"replayed"``, ``"unknown type"``...); ``dropped`` counts outgoing messages not
-    sent, by reason (``"queue full"``, ``"no route"``...).
+    sent, by reason (``"queue full"``, ``"no route"``...); ``trace_errors`` counts trace
+    writes that failed (the events they carried are lost; the node went on).
     """
 
     node: str
@@ -89,13 +95,15 @@ class HostStatistics:
     handler_errors: int
     rejected: Mapping[str, int]
     dropped: Mapping[str, int]
+    trace_errors: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--status`` files hold)."""
         return {"node": self.node, "uptime": round(self.uptime, 3),
                 "messages_in": self.messages_in, "messages_out": self.messages_out,
                 "timers_fired": self.timers_fired, "handler_errors": self.handler_errors,
-                "rejected": dict(self.rejected), "dropped": dict(self.dropped)}
+                "rejected": dict(self.rejected), "dropped": dict(self.dropped),
+                "trace_errors": self.trace_errors}
 
 
 class TraceWriter:
@@ -104,24 +112,45 @@ class TraceWriter:
     Appending means a restarted node continues its file after a ``restart`` event.
     Lines are buffered and written out every 0.1 s (and at the end), so a node killed
     with SIGKILL loses at most its last tenth of a second of trace.
+
+    Writing never raises: an ``OSError`` (a full disk, a file that went away) is counted
+    in ``errors`` and handed to ``on_error``, and the writer goes on (the node's service
+    matters more than its record of it). Opening the file may raise, at start.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *,
+                 on_error: Callable[[OSError], None] | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: TextIO = self.path.open("a", encoding="utf-8")
+        self._on_error = on_error
+        self.errors = 0
 
     def record(self, time_: float, node: str, kind: str, data: dict[str, Any]) -> None:
         """Write one event."""
-        self._file.write(event_line(TraceEvent(time_, node, kind, data)) + "\n")
+        try:
+            self._file.write(event_line(TraceEvent(time_, node, kind, data)) + "\n")
+        except OSError as exc:  # the buffer filled up and could not be written out
+            self._failed(exc)
 
     def flush(self) -> None:
         """Push buffered lines to the file."""
-        self._file.flush()
+        try:
+            self._file.flush()
+        except OSError as exc:
+            self._failed(exc)
 
     def close(self) -> None:
         """Flush and close the file."""
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        self.errors += 1
+        if self._on_error is not None:
+            self._on_error(exc)
 
 
 class _Timers:
@@ -205,7 +234,7 @@ class HostBase:
         self.node: Node | None = None
         self.incarnation = 0
         self._factory = factory
-        self._trace = TraceWriter(trace) if trace is not None else None
+        self._trace = self._open_trace(trace) if trace is not None else None
         self._echo_logs = echo_logs
         self._seed = seed
         self._stderr = stderr
@@ -243,7 +272,8 @@ class HostBase:
             node=self.node_id, uptime=uptime, messages_in=self.messages_in,
             messages_out=self.messages_out, timers_fired=self.timers_fired,
             handler_errors=self.handler_errors, rejected=dict(sorted(self._rejected.items())),
-            dropped=dict(sorted(self._dropped.items())))
+            dropped=dict(sorted(self._dropped.items())),
+            trace_errors=self._trace.errors if self._trace is not None else 0)
 
     def stop(self) -> None:
         """Stop the host (its ``run`` returns after the job in progress)."""
@@ -434,6 +464,16 @@ class HostBase:
 
     # ----- counting and reporting ---------------------------------------------------
 
+    def _open_trace(self, path: str | os.PathLike[str]) -> TraceWriter:
+        return TraceWriter(path, on_error=self._trace_failed)
+
+    def _trace_failed(self, exc: OSError) -> None:
+        """A trace write failed: say so (once a second at most) and keep serving."""
+        assert self._trace is not None
+        self._warn("trace", f"cannot write the trace file {self._trace.path}: "
+                            f"{exc.strerror or exc}; the node keeps serving "
+                            f"({self._trace.errors} trace write error(s) so far)")
+
     def _reject(self, reason: str, detail: str, peer: str) -> None:
         """Count and log an incoming frame that was refused."""
         self._rejected[reason] += 1
@@ -476,7 +516,8 @@ class HostBase:
 
     def _write_stderr(self, text: str) -> None:
         stream = self._stderr or sys.stderr
-        print(text, file=stream, flush=True)
+        with contextlib.suppress(OSError):  # a log that cannot be written must not stop us
+            print(text, file=stream, flush=True)
 
     def _close(self) -> None:
         if self._trace is not None:

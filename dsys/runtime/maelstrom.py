@@ -60,7 +60,7 @@ import trio
 from dsys.core import codec
 from dsys.core.messages import message, message_tag, registered_messages, short_name
 from dsys.errors import CodecError, UsageError
-from dsys.runtime.host import HostBase, NodeFactory, TraceWriter
+from dsys.runtime.host import HostBase, NodeFactory
 
 #: A line longer than this (bytes) is refused: Maelstrom never sends anything close.
 MAX_LINE = 1 << 20
@@ -320,7 +320,7 @@ class MaelstromHost(HostBase):
             return
         self.node_id = node_id
         if self._trace_dir is not None and self._trace is None:
-            self._trace = TraceWriter(self._trace_dir / f"{node_id}.jsonl")
+            self._trace = self._open_trace(self._trace_dir / f"{node_id}.jsonl")
         self._write(src, {"type": "init_ok", "msg_id": self._new_msg_id(),
                           **({"in_reply_to": msg_id} if msg_id is not None else {})})
         peers = tuple(sorted(set(node_ids) - {node_id}))

@@ -4,10 +4,12 @@ A TARGET is ``path/to/file.py:Factory`` or ``package.module:Factory``; ``Factory
 :class:`~dsys.core.node.Node` subclass or any callable returning a node (a dotted name
 like ``Outer.Inner`` works too).
 
-A file is imported the way ``python path/to/file.py`` would see its neighbours: its folder
-goes first on ``sys.path`` and the module is named after the file (``file``). That name
-matters: message tags are ``module:ClassName``, so every process of a cluster must import
-the messages under the same module name (or give them explicit ``@message(name=...)``).
+A file is loaded by :func:`dsys.loader.load_file` (the grader loads students' files the
+same way), as the module named after the file (``file``), with its folder first on
+``sys.path`` while it loads, as ``python path/to/file.py`` would see its neighbours. That
+name matters: message tags are ``module:ClassName``, so every process of a cluster must
+import the messages under the same module name (or give them explicit
+``@message(name=...)``).
 
 Example:
     >>> from dsys.runtime.target import load_target
@@ -18,13 +20,13 @@ Example:
 from __future__ import annotations
 
 import importlib
-import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dsys.errors import UsageError
+from dsys.loader import load_file
 
 
 def load_target(spec: str) -> Callable[[], Any]:
@@ -35,17 +37,14 @@ def load_target(spec: str) -> Callable[[], Any]:
                          "package.module:Factory")
     if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
         path = Path(module_part)
-        if not path.is_file():
-            raise UsageError(f"target {spec!r}: file not found: {path}")
-        if path.suffix != ".py":
-            raise UsageError(f"target {spec!r}: {path} is not a .py file")
-        folder = str(path.resolve().parent)
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
         module_name = path.stem
+        try:
+            module = load_file(path, module_name)
+        except UsageError as exc:
+            raise UsageError(f"target {spec!r}: {exc}") from None
     else:
         module_name = module_part
-    module = _import(module_name, spec)
+        module = _import(module_name, spec)
     obj: Any = module
     for name in attribute.split("."):
         try:

@@ -50,11 +50,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from typing import Any, NamedTuple
 
 from dsys.core import codec
+from dsys.core.ids import message_id
 from dsys.core.messages import lookup_message
 from dsys.errors import CodecError, ConfigError
 from dsys.runtime.config import DEFAULT_MAX_FRAME
@@ -101,13 +101,9 @@ class Frame(NamedTuple):
 
     @property
     def id(self) -> str:
-        """A message id unique across senders and their restarts (used in traces)."""
+        """A message id unique across senders and their restarts (used in traces):
+        :func:`dsys.core.ids.message_id` with the sender's ``boot`` as its epoch."""
         return message_id(self.src, self.boot, self.seq)
-
-
-def message_id(src: str, boot: int, seq: int) -> str:
-    """The trace id of frame ``seq`` of sender ``src`` in its incarnation ``boot``."""
-    return f"{src}:{seq}:{boot:x}"
 
 
 class ReplayGuard:
@@ -281,17 +277,6 @@ def _decode_message(envelope: Any) -> Any:
     return message
 
 
-# The same output as codec.dumps, with the encoder built once instead of on every call.
-_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-
-
-def _json_dumps(obj: Any) -> bytes:
-    try:
-        return _JSON_ENCODER.encode(obj).encode()
-    except (TypeError, ValueError) as exc:
-        raise CodecError(f"not JSON-serialisable: {exc}") from None
-
-
 def _json_loads(data: bytes) -> Any:
     try:
         text = data.decode("utf-8")  # faster than letting json guess the encoding
@@ -302,7 +287,7 @@ def _json_loads(data: bytes) -> Any:
 
 def _serializers(name: str) -> tuple[Any, Any]:
     if name == "json":
-        return _json_dumps, _json_loads
+        return codec.dumps, _json_loads  # the codec's one JSON encoder
     try:
         import msgpack  # type: ignore[import-untyped]
     except ImportError:

@@ -11,6 +11,7 @@ import trio
 
 from dsys import Node
 from dsys.runtime import ClusterConfig, NodeHost
+from dsys.runtime.groups import unwrap_group
 
 
 @asynccontextmanager
@@ -30,6 +31,7 @@ async def running(cluster: ClusterConfig, factories: dict[str, Callable[[], Node
             finally:
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:  # show the test's own failure, not a group of one
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
-        raise
+        single = unwrap_group(group)
+        if single is group:
+            raise
+        raise single from None

@@ -36,7 +36,7 @@ def cluster(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["tests.runtime.apps:Server", "--node", "z"], "has no node 'z'; its nodes are: a, b"),
-    (["missing.py:Node", "--node", "a"], "file not found: missing.py"),
+    (["missing.py:Node", "--node", "a"], "'missing.py:Node': no such file: missing.py"),
     (["tests.runtime.apps:Nope", "--node", "a"], "tests.runtime.apps has no 'Nope'"),
     (["no_such_module:Node", "--node", "a"], "no module named 'no_such_module'"),
     (["tests.runtime.apps", "--node", "a"], "must look like path/to/file.py:Factory"),
@@ -72,8 +72,9 @@ def test_a_file_target_with_a_syntax_error_names_the_line(tmp_path: Path, cluste
     (tmp_path / "broken.py").write_text("x = 1\ndef oops(:\n")
     result = run("run", str(tmp_path / "broken.py") + ":Node", "--node", "a", "--cluster",
                  str(cluster))
-    assert result.returncode == 2 and "syntax error in" in result.stderr and \
-        "line 2" in result.stderr
+    # One loader for users' files (dsys.loader), so the grader's format: path:line.
+    assert result.returncode == 2 and "broken.py:2: syntax error" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 async def test_run_stops_cleanly_on_sigint(tmp_path: Path, cluster: Path) -> None:

@@ -86,12 +86,34 @@ def test_targets_and_secret_files_are_relative_to_the_cluster_file(tmp_path: Pat
     ("[cluster]\ntransprot = 'udp'\n[nodes]\na = '127.0.0.1:1'", "unknown key(s) ['transprot']"),
     ("[nodes]\na = '127.0.0.1:1'\n[clients]\na = '127.0.0.1:2'", "both a node and a client"),
     ("[nodes]\na = '127.0.0.1:1'\n[extra]\nx = 1", "unknown table(s) ['extra']"),
+    # Once a traceback (AttributeError: 'int' object has no attribute 'rpartition'):
+    ("[nodes]\na = { address = '127.0.0.1:1', bind = 7001 }", 'a: bind must be "host:port"'),
+    ("[nodes]\na = { address = '127.0.0.1:1', bind = '127.0.0.1' }", "a: '127.0.0.1' is not"),
+    ("[nodes]\na = { bind = '127.0.0.1:1' }", 'a: needs an address = "host:port"'),
+    ("[nodes]\na = [1]", 'a: expected "host:port" or a table'),
+    ("cluster = 5\n[nodes]\na = '127.0.0.1:1'", "[cluster] must be a table"),
+    ("[cluster]\nreplay_window = 100000\n[nodes]\na = '127.0.0.1:1'", "at most 65536"),
+    ("[cluster]\ntransprot = 1\nmax_frame = 'x'\n[nodes]\na = '127.0.0.1:1'",
+     "unknown key(s) ['transprot']"),  # the misspelt key first: it explains the rest
+    ("[clients]\nc = { address = '127.0.0.1:2', target = 'a:B' }\n[nodes]\na = '127.0.0.1:1'",
+     "[clients] c: clients have no target"),
 ])
 def test_every_mistake_is_one_clear_line(text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_cluster(text, source="c.toml")
     message = str(info.value)
     assert message.startswith("c.toml: ") and expected in message and "\n" not in message
+
+
+def test_the_file_is_structured_by_cattrs_hooks() -> None:
+    from dsys.runtime import config
+
+    # One converter reads the file as written; its hooks do the checks (see config.py).
+    written = config._CONVERTER.structure(
+        {"nodes": {"a": "127.0.0.1:7001", "b": {"address": "[::1]:7002", "bind": "[::]:7002"}}},
+        config._ClusterFile)
+    assert written.nodes["a"].address == ("127.0.0.1", 7001)
+    assert written.nodes["b"].bind == ("::", 7002) and written.cluster.transport == "tcp"
 
 
 def test_a_missing_file_and_an_unknown_node_are_one_line_errors(tmp_path: Path) -> None:

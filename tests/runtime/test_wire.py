@@ -43,6 +43,22 @@ def test_a_sealed_frame_opens_to_the_same_message(codec_name: str, secret: bytes
     assert frame.id == a.last_id
 
 
+def test_frame_ids_use_the_one_message_id_format_and_the_codecs_json() -> None:
+    from dsys.core.ids import message_id
+    from dsys.runtime import wire
+
+    a, b = Wire("a", boot=255), Wire("b")
+    frame = b.open(a.seal("b", codec.encode(Echo("hi"))))
+    # origin:epoch:seq, as every protocol's ids (the boot time is the sender's epoch).
+    assert frame.id == a.last_id == message_id("a", 255, 1) == "a:255:1"
+    assert wire.message_id is message_id  # still importable from its old home
+    # One JSON encoder: a frame's payload is exactly what the codec's dumps makes.
+    sealed = a.seal("b", codec.encode(Echo("x")))
+    assert sealed[3:] == codec.dumps({"src": "a", "dst": "b", "boot": 255, "seq": 2,
+                                      "msg": codec.encode(Echo("x"))})
+    assert not hasattr(wire, "_JSON_ENCODER")
+
+
 def test_with_a_secret_frames_carry_a_tag_and_replays_are_refused() -> None:
     a, b = Wire("a", secret=SECRET), Wire("b", secret=SECRET)
     data = a.seal("b", codec.encode(Echo("hi")))
