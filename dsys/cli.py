@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "dsys.demos.cli",
     "dsys.trace.cli",
     "dsys.check.cli",
+    "dsys.search.cli",  # adds `dsys check model` to the check group
     "dsys.labs.cli",
     "dsys.runtime.cli",
 )

@@ -14,6 +14,9 @@ go through :func:`load_file`, so the rules are the same everywhere:
   tags are ``module:ClassName``, so every process of a cluster must load a file under the
   same name. The default, the file's stem, is what ``python app.py`` would import it as.)
 * a name already taken by another module is refused, never replaced;
+* a *target* names something in a file or module: ``path/to/file.py:Name`` or
+  ``package.module:Name`` (:func:`load_target`), as ``dsys run``, ``dsys check model``
+  and the lab tools take it;
 * every problem is one :class:`~dsys.errors.UsageError` line that says where it is
   (``path:line``), never a traceback from inside the import machinery.
 
@@ -37,12 +40,15 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from dsys.errors import UsageError
 
@@ -98,3 +104,52 @@ def _where(exc: BaseException, path: Path) -> str | None:
         return None
     frame = chosen[-1]
     return f"{frame.filename}:{frame.lineno} in {frame.name}"
+
+
+def load_target(spec: str, what: str = "a node class or factory") -> Callable[[], Any]:
+    """The factory named by ``spec``; a one-line :class:`UsageError` if it cannot be found.
+
+    ``what`` says what ``spec`` should name, for the error when it is not callable
+    (``dsys run --workload`` loads a workload function the same way).
+    """
+    module_part, sep, attribute = spec.rpartition(":")
+    if not sep or not module_part or not attribute:
+        raise UsageError(f"target {spec!r} must look like path/to/file.py:Factory or "
+                         "package.module:Factory")
+    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
+        path = Path(module_part)
+        module_name = path.stem
+        try:
+            module = load_file(path, module_name)
+        except UsageError as exc:
+            raise UsageError(f"target {spec!r}: {exc}") from None
+    else:
+        module_name = module_part
+        module = _import(module_name, spec)
+    obj: Any = module
+    for name in attribute.split("."):
+        try:
+            obj = getattr(obj, name)
+        except AttributeError:
+            raise UsageError(f"target {spec!r}: {module_name} has no {attribute!r}") from None
+    if not callable(obj):
+        raise UsageError(f"target {spec!r} is a {type(obj).__name__}, not {what}")
+    return obj
+
+
+def _import(module_name: str, spec: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except SyntaxError as exc:
+        raise UsageError(f"target {spec!r}: syntax error in {exc.filename}, line "
+                         f"{exc.lineno}: {exc.msg}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise UsageError(f"target {spec!r}: no module named {module_name!r} (a file "
+                             "target needs the .py suffix)") from None
+        raise UsageError(f"target {spec!r}: importing it failed: {exc}") from None
+    except Exception as exc:
+        # Name the line that raised: that is what a student needs to fix their module.
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise UsageError(f"target {spec!r}: importing it raised {type(exc).__name__}: "
+                         f"{exc} ({frame.filename}, line {frame.lineno})") from None

@@ -123,9 +123,10 @@ class Storage:
         """The durable contents, as JSON text per key."""
         return dict(self._durable)
 
-    def crash(self, rng: Random) -> tuple[dict[str, str], list[str]]:
+    def crash(self, rng: Random, keep: float = 0.5) -> tuple[dict[str, str], list[str]]:
         """What survives a crash: the durable contents plus, for each unsynced write,
-        a coin flip from ``rng`` (a disk may or may not have written it back).
+        a coin flip from ``rng`` (a disk may or may not have written it back) that keeps
+        it with probability ``keep`` (1: all kept, 0: all lost).
 
         Returns the surviving contents and the keys whose unsynced writes were lost.
         """
@@ -133,7 +134,7 @@ class Storage:
         lost = []
         for key in self._pending:  # insertion order: deterministic
             text = self._pending[key]
-            if rng.random() < 0.5:
+            if rng.random() < keep:
                 if text is None:
                     survived.pop(key, None)
                 else:

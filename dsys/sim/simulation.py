@@ -403,6 +403,35 @@ class Simulation:
         event fired early happens at the current time). Invariants are checked after it,
         as in a run.
         """
+        entry = self._take(event)
+        self._now = max(self._now, entry[0])
+        self._run_entry(entry)
+
+    def drop(self, event: Deliver) -> None:
+        """Lose one pending delivery (from :meth:`pending`), as the network could: it is
+        recorded as a drop with reason ``"chosen"``. A model checker's lossy step."""
+        if not isinstance(event, Deliver):
+            raise UsageError(f"only a pending delivery can be dropped, not {event!r}")
+        self._take(event)
+        self._in_flight -= 1
+        self._drop(event.src, event.dst, event.id, type(event.msg).__name__, "chosen")
+
+    def duplicate(self, event: Deliver) -> Deliver:
+        """Add a second copy of a pending delivery, due at the same time; returns it."""
+        if not isinstance(event, Deliver):
+            raise UsageError(f"only a pending delivery can be duplicated, not {event!r}")
+        entry = next((e for e in self._queue if e[3] is event), None)
+        if entry is None:
+            raise UsageError(f"{event!r} is not pending in this simulation")
+        copy = Deliver(event.id, event.src, event.dst, event.msg, event.stamps, event.check)
+        self._counters.add("duplicated", event.src, type(event.msg).__name__)
+        self._record(event.src, "duplicate", {"to": event.dst, "id": event.id, "msg": event.msg})
+        self._in_flight += 1
+        self._schedule(entry[0], self._deliver, copy)
+        return copy
+
+    def _take(self, event: Event) -> _Entry:
+        """Remove ``event`` from the queue and return its entry."""
         queue = self._queue
         index = next((i for i, entry in enumerate(queue) if entry[3] is event), None)
         if index is None:
@@ -412,8 +441,7 @@ class Simulation:
         queue[index] = queue[-1]
         queue.pop()
         heapq.heapify(queue)
-        self._now = max(self._now, entry[0])
-        self._run_entry(entry)
+        return entry
 
     # ----- faults and scenarios ----------------------------------------------------------
 
@@ -437,9 +465,13 @@ class Simulation:
         """Call ``fn(*args, **kwargs)`` ``delay`` seconds from now."""
         self.at(self._now + delay, fn, *args, **kwargs)
 
-    def crash(self, node_id: str) -> None:
-        """Crash ``node_id``: its state, timers and unsynced writes are gone (each unsynced
-        write survives or not by a coin flip from the seed). No-op if it is down."""
+    def crash(self, node_id: str, *, unsynced: str = "seeded") -> None:
+        """Crash ``node_id``: its state and timers are gone, and its unsynced writes
+        survive or not: each by a coin flip from the seed (``unsynced="seeded"``, the
+        default), none of them (``"lost"``, the worst case a model checker explores) or all
+        (``"kept"``). No-op if it is down."""
+        if unsynced not in ("seeded", "lost", "kept"):
+            raise UsageError(f"unsynced must be 'seeded', 'lost' or 'kept', got {unsynced!r}")
         slot = self._slot(node_id)
         if not slot.booted:
             # Crashed before it started: it will not start until restarted.
@@ -449,7 +481,11 @@ class Simulation:
         if slot.node is None:
             return
         assert slot.storage is not None
-        slot.durable, lost = slot.storage.crash(self._disk_rng)
+        if unsynced == "seeded":
+            slot.durable, lost = slot.storage.crash(self._disk_rng)
+        else:
+            slot.durable, lost = slot.storage.crash(Random(0 if unsynced == "kept" else 1),
+                                                    keep=1.0 if unsynced == "kept" else 0.0)
         slot.node = None
         slot.storage = None
         if slot.ctx is not None:

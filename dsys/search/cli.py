@@ -1,0 +1,156 @@
+"""``dsys check model``: search every interleaving of a small system from the shell.
+
+::
+
+    dsys check model app.py:Server --nodes s1,s2,s3 \\
+        --client app.py:Client --clients c1,c2 --workload app.py:workload --ops 1 \\
+        --invariant app.py:agreement --goal app.py:all_decided --depth 30
+
+Targets are ``path/to/file.py:Name`` or ``package.module:Name``. Nodes may also be given
+one by one (``--node s1=app.py:Server``). The search prints its progress while it runs
+(states, states per second, depth, queue), stops cleanly on Ctrl-C with the figures so
+far, and on a violation prints the path and the replayed trace; ``--trace FILE`` saves
+that trace (open it with ``dsys trace show`` or ``dsys trace svg``).
+
+Exit status: 0 no violation (or a goal reached), 1 a violation, 2 stopped at a limit or
+interrupted or no goal reachable, 3 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+
+from dsys.errors import UsageError
+from dsys.loader import load_target
+from dsys.search.engine import Search, SearchResult
+
+_EXIT = {"ok": 0, "goal": 0, "violation": 1, "limit": 2, "interrupted": 2, "no goal": 2}
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``model`` to the ``check`` command group (registered by :mod:`dsys.check.cli`)."""
+    check = subparsers.choices["check"]
+    group = next(a for a in check._actions if isinstance(a, argparse._SubParsersAction))
+    model = group.add_parser(
+        "model",
+        help="search every interleaving of a small system (model checking)",
+        description="Explore every order of deliveries and timers of a small system of "
+                    "dsys nodes, checking invariants in every state.",
+    )
+    model.add_argument("target", nargs="?", metavar="TARGET",
+                       help="the node factory of every --nodes id (file.py:Name)")
+    model.add_argument("--nodes", default="", metavar="IDS", help="server ids, comma separated")
+    model.add_argument("--node", action="append", default=[], metavar="ID=TARGET",
+                       help="one server with its own factory (repeatable)")
+    model.add_argument("--client", metavar="TARGET", help="the client factory of --clients")
+    model.add_argument("--clients", default="", metavar="IDS", help="client ids")
+    model.add_argument("--workload", metavar="TARGET", help="workload(rng) -> operation")
+    model.add_argument("--ops", type=int, default=1, help="operations per client (1)")
+    model.add_argument("--invariant", action="append", default=[], metavar="TARGET",
+                       help="invariant(view) checked in every state (repeatable)")
+    model.add_argument("--goal", action="append", default=[], metavar="TARGET",
+                       help="goal(view): a state where it holds ends the search")
+    model.add_argument("--strategy", choices=("bfs", "dfs", "iddfs", "random"), default="bfs")
+    model.add_argument("--depth", type=int, default=None, metavar="N",
+                       help="explore paths of at most N steps (required but for bfs)")
+    model.add_argument("--max-states", type=int, default=None, metavar="N")
+    model.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    model.add_argument("--walks", type=int, default=1000, help="random walks (1000)")
+    model.add_argument("--drops", type=int, default=0, help="messages a path may lose")
+    model.add_argument("--duplicates", type=int, default=0, help="messages it may duplicate")
+    model.add_argument("--crashes", type=int, default=0, help="crashes it may contain")
+    model.add_argument("--deadlock", action="store_true",
+                       help="a state where nothing can happen and no goal holds is a violation")
+    model.add_argument("--symmetry", action="append", default=[], metavar="IDS",
+                       help="interchangeable ids, comma separated (repeatable)")
+    model.add_argument("--seed", type=int, default=0)
+    model.add_argument("--trace", metavar="FILE", help="save the counterexample's trace here")
+    model.set_defaults(func=run)
+
+
+def _ids(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build(args: argparse.Namespace) -> Search:
+    """The search the arguments describe."""
+    nodes: dict[str, Any] = {}
+    if args.nodes:
+        if not args.target:
+            raise UsageError("--nodes needs a TARGET (the node factory)")
+        factory = load_target(args.target)
+        nodes.update(dict.fromkeys(_ids(args.nodes), factory))
+    for item in args.node:
+        node_id, sep, spec = item.partition("=")
+        if not sep:
+            raise UsageError(f"--node {item!r} must look like ID=file.py:Factory")
+        nodes[node_id.strip()] = load_target(spec)
+    if not nodes:
+        raise UsageError("no nodes: give --nodes IDS with a TARGET, or --node ID=TARGET")
+    clients: dict[str, Any] = {}
+    if args.clients:
+        if not args.client or not args.workload:
+            raise UsageError("--clients needs --client TARGET and --workload TARGET")
+        client = load_target(args.client)
+        clients = dict.fromkeys(_ids(args.clients), client)
+    workload: Any = load_target(args.workload, "a workload function") if args.workload else None
+    search = Search(nodes, clients=clients, workload=workload, ops=args.ops, seed=args.seed,
+                    drops=args.drops, duplicates=args.duplicates, crashes=args.crashes,
+                    symmetry=[_ids(group) for group in args.symmetry])
+    for spec in args.invariant:
+        invariant: Any = load_target(spec, "an invariant function")
+        search.add_invariant(invariant, spec.split(":")[-1])
+    for spec in args.goal:
+        goal: Any = load_target(spec, "a goal function")
+        search.add_goal(goal, spec.split(":")[-1])
+    return search
+
+
+def run(args: argparse.Namespace) -> int:
+    """``dsys check model``: build, search with progress, report."""
+    search = build(args)
+    console = Console(stderr=True)
+    if args.strategy != "bfs" and args.depth is None:
+        raise UsageError(f"--strategy {args.strategy} needs --depth N")
+    last = [0.0]
+
+    def progress(figures: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5:
+            last[0] = now
+            rate = figures["states"] / max(figures["seconds"], 1e-9)
+            status.update(f"searching: {figures['states']:,} states ({rate:,.0f}/s), depth "
+                          f"{figures['depth']}, queue {figures['queue']:,}")
+
+    with console.status("searching...") as status:
+        result = _search(search, args, progress)
+    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    if result.path and result.verdict == "violation":
+        out.print(result.report(), markup=False)
+        if args.trace:
+            path = result.replay().trace.save(args.trace)
+            out.print(f"trace saved to {path} (dsys trace show {path})", markup=False)
+    else:
+        out.print(result.summary(), markup=False)
+        if result.path:
+            out.print("\n".join(f"  {i:3d}. {s.describe()}"
+                                for i, s in enumerate(result.path, 1)), markup=False)
+    return _EXIT[result.verdict]
+
+
+def _search(search: Search, args: argparse.Namespace, progress: Any) -> SearchResult:
+    common = {"max_states": args.max_states, "time_limit": args.time_limit,
+              "deadlock": args.deadlock}
+    if args.strategy == "bfs":
+        return search.bfs(max_depth=args.depth, progress=progress, **common)
+    if args.strategy == "dfs":
+        return search.dfs(max_depth=args.depth, **common)
+    if args.strategy == "iddfs":
+        return search.iterative_deepening(max_depth=args.depth, **common)
+    return search.random_walks(walks=args.walks, max_depth=args.depth, seed=args.seed,
+                               deadlock=args.deadlock)
