@@ -179,6 +179,12 @@ def _explain(exc: BaseException, type_: Any) -> str:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
+def json_text(obj: Any) -> str:
+    """Compact JSON text with dsys's one encoder (no NaN); raises ``TypeError`` or
+    ``ValueError`` as ``json.dumps`` does (storage turns them into its own error)."""
+    return _ENCODER.encode(obj)
+
+
 def dumps(obj: Any) -> bytes:
     """Compact, canonical JSON bytes (keys in declaration order, no NaN)."""
     try:

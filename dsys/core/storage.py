@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from random import Random
 from typing import Any
 
+from dsys.core.codec import json_text
 from dsys.errors import UsageError
 
 _MISSING = object()
@@ -38,7 +39,7 @@ def _frozen_copy(key: str, value: Any) -> str:
     if not isinstance(key, str):
         raise UsageError(f"storage keys must be strings, got {type(key).__name__} {key!r}")
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+        return json_text(value)
     except (TypeError, ValueError) as exc:
         raise UsageError(
             f"storage[{key!r}]: value is not a JSON value ({exc}); store ints, strings, "

@@ -135,8 +135,10 @@ class _NodeState:
 
 
 #: Pickle opcodes that build a set or frozenset (protocol 4+): their order in the bytes
-#: would follow PYTHONHASHSEED, so a pickle holding them is not a canonical key.
-_SET_OPCODES = frozenset(b"\x8f\x90\x91")
+#: would follow PYTHONHASHSEED, so a pickle holding them is not a canonical key. (The
+#: bytes may also occur inside a string: then the slower canonical key is used, no harm.)
+_EMPTY_SET = b"\x8f"
+_FROZENSET = b"\x91"
 
 
 def _thaw(frozen: tuple[bool, Any]) -> tuple[Node, Storage]:
@@ -454,6 +456,7 @@ class Search:
         self._known = frozenset(self._ids)
         self._copier = Copier()
         self._messages: dict[bytes, tuple[object, dict[str, Any] | None]] = {}
+        self._encoded: dict[tuple[Any, object], bytes] = {}
         self._invariants: list[tuple[str, Predicate]] = []
         self._goals: list[tuple[str, Predicate]] = []
         self._prunes: list[Predicate] = []
@@ -817,6 +820,9 @@ class Search:
             network = tuple(moved)
         new = self._freeze(node, storage, ctx.rng_state(), incarnation, timers,
                            (client[0], client[1]) if client is not None else None)
+        # The object the handler changed is this state's node from now on (each step
+        # thaws its own copy): invariants read it without thawing another.
+        new.live = node
         return self._replace(state, index, new, network, time, budget)
 
     def _context(self, node_id: str, rng: str | tuple[Any, ...], storage: Storage, time: float,
@@ -827,7 +833,16 @@ class Search:
 
     def _wire(self, msg: object, stamps: dict[str, Any] | None) -> bytes:
         """The message's wire form (its identity in the state), decoded copy cached."""
+        shape = codec.wire_shape(msg) if stamps is None else None
+        if shape is not None:
+            # Equal messages of equal shape (the same types inside, so 1 and True differ)
+            # have the same wire form: encode each once.
+            cached = self._encoded.get((shape, msg))
+            if cached is not None:
+                return cached
         data = codec.dumps(codec.encode(msg, stamps))
+        if shape is not None:
+            self._encoded[(shape, msg)] = data
         if data not in self._messages:
             arrived = codec.loads(data)
             self._messages[data] = (codec.decode(arrived), arrived.get("stamps"))
@@ -842,7 +857,8 @@ class Search:
             # The storage's contents, not its object (its sync counter is not state).
             frozen = self._copier.freeze((node, storage._durable, storage._pending))
             pickled, data = frozen
-            if pickled and not self._symmetry and _SET_OPCODES.isdisjoint(data):
+            if pickled and not self._symmetry and _EMPTY_SET not in data and \
+                    _FROZENSET not in data:
                 # No set inside: the pickle is already canonical (dicts keep their order,
                 # which is state), and comparing bytes is far cheaper than walking objects.
                 node_key: Any = data
