@@ -50,7 +50,7 @@ def paxos_search() -> Search:
 
 def commit_search() -> Search:
     nodes: dict[str, Any] = {two_phase_commit.COORDINATOR: two_phase_commit.Coordinator}
-    nodes.update(dict.fromkeys(two_phase_commit.PARTICIPANTS, two_phase_commit.Participant))
+    nodes.update(dict.fromkeys(("rm1", "rm2", "rm3"), two_phase_commit.Participant))
     search = Search(nodes)
     search.add_invariant(two_phase_commit.consistency)
     return search

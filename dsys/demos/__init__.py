@@ -27,4 +27,6 @@ DEMOS = {
     "clocks": "dsys.demos.clocks",
     "causal": "dsys.demos.causal",
     "gossip": "dsys.demos.gossip",
+    "paxos": "dsys.demos.paxos",
+    "2pc": "dsys.demos.two_phase_commit",
 }
