@@ -116,12 +116,31 @@ class Step:
 # ----- states ------------------------------------------------------------------------------
 
 
+class _Key:
+    """A key that hashes once: node keys recur in many states, so their hash is kept."""
+
+    __slots__ = ("hash", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.hash = hash(value)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and self.hash == other.hash and self.value == other.value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
 class _NodeState:
     """One node in one state: its frozen copy (None while crashed) and its key."""
 
     __slots__ = ("client", "durable", "frozen", "incarnation", "key", "live", "rng", "timers")
 
-    def __init__(self, frozen: tuple[bool, Any] | None, incarnation: int,
+    def __init__(self, frozen: tuple[Any, ...] | None, incarnation: int,
                  timers: tuple[tuple[str, float], ...], client: tuple[int, Any] | None,
                  durable: dict[str, str], key: Any, rng: str | tuple[Any, ...] = "") -> None:
         self.frozen = frozen
@@ -141,10 +160,60 @@ _EMPTY_SET = b"\x8f"
 _FROZENSET = b"\x91"
 
 
-def _thaw(frozen: tuple[bool, Any]) -> tuple[Node, Storage]:
-    node, durable, pending = Copier.thaw(frozen)
-    storage = Storage(durable)
-    storage._pending = pending
+#: Attributes every Node has that the host owns or that hold composition.
+_NODE_INTERNALS = frozenset({"_ctx", "_components", "_layers", "_routes"})
+_ATOMS = frozenset({int, str, float, bool, type(None), bytes})
+
+
+def _immutable(value: Any) -> bool:
+    """True if ``value`` can never change: atoms, and tuples, frozensets and registered
+    (frozen) messages made of them. Such values can be shared between states."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return True
+    if kind is tuple or kind is frozenset:
+        return all(_immutable(v) for v in value)
+    getter = getattr(kind, "__dsys_getter__", None)
+    return getter is not None and all(_immutable(v) for v in getter(value))
+
+
+def _flat(node: Node, known: set[Any]) -> tuple[tuple[str, Any], ...] | None:
+    """A node's attributes as a tuple, if it has no components or layers and every
+    attribute is immutable (then a shallow copy is a copy, and the tuple is its key).
+
+    ``known`` remembers composite values already found immutable (looked up by hash, in C,
+    instead of walked again: the same tuples recur from state to state)."""
+    if node._components or node._layers:
+        return None
+    items = []
+    for name, value in node.__dict__.items():
+        if name in _NODE_INTERNALS:
+            continue
+        if type(value) not in _ATOMS:
+            try:
+                if value not in known:
+                    if not _immutable(value):
+                        return None
+                    known.add(value)
+            except TypeError:  # unhashable: a list, a dict...
+                return None
+        items.append((name, value))
+    return tuple(items)
+
+
+def _thaw(frozen: tuple[Any, ...]) -> tuple[Node, Storage]:
+    """A fresh node and storage from a frozen node state."""
+    storage = Storage.__new__(Storage)
+    storage.syncs = 0
+    storage.on_sync = None
+    if frozen[0] == "flat":  # (flat, class, attributes, durable, pending)
+        _, cls, items, durable, pending = frozen
+        node = cls.__new__(cls)
+        node.__dict__.update(items)
+        storage._durable = dict(durable)
+        storage._pending = dict(pending)
+    else:
+        node, storage._durable, storage._pending = Copier.thaw(frozen[1:])
     return node, storage
 
 
@@ -457,6 +526,7 @@ class Search:
         self._copier = Copier()
         self._messages: dict[bytes, tuple[object, dict[str, Any] | None]] = {}
         self._encoded: dict[tuple[Any, object], bytes] = {}
+        self._immutables: set[Any] = set()
         self._invariants: list[tuple[str, Predicate]] = []
         self._goals: list[tuple[str, Predicate]] = []
         self._prunes: list[Predicate] = []
@@ -529,9 +599,10 @@ class Search:
                     if isinstance(child, str):
                         seen.setdefault(("error", counts[1]), (state.key, step))
                         return finish("violation", ("error", counts[1]), child)
-                    if child.key in seen:
+                    size = len(seen)
+                    seen.setdefault(child.key, (state.key, step))  # one lookup, one hash
+                    if len(seen) == size:
                         continue
-                    seen[child.key] = (state.key, step)
                     counts[0] += 1
                     counts[2] = max(counts[2], depth + 1)
                     verdict = self._judge(child, deadlock)
@@ -851,27 +922,38 @@ class Search:
     def _freeze(self, node: Node, storage: Storage, rng: str | tuple[Any, ...],
                 incarnation: int, timers: dict[str, float], client: tuple[int, Any] | None
                 ) -> _NodeState:
-        ctx = node._ctx
-        node._ctx = None
-        try:
-            # The storage's contents, not its object (its sync counter is not state).
-            frozen = self._copier.freeze((node, storage._durable, storage._pending))
-            pickled, data = frozen
-            if pickled and not self._symmetry and _EMPTY_SET not in data and \
-                    _FROZENSET not in data:
-                # No set inside: the pickle is already canonical (dicts keep their order,
-                # which is state), and comparing bytes is far cheaper than walking objects.
-                node_key: Any = data
-            else:
-                node_key = (canonical(node), tuple(sorted(storage._durable.items())),
-                            tuple(storage._pending.items()))
-        finally:
-            node._ctx = ctx
+        durable, pending = storage._durable, storage._pending
+        flat = _flat(node, self._immutables) if not self._symmetry else None
+        frozen: tuple[Any, ...]
+        if flat is not None:
+            # The fast path: a node of immutable attributes is copied shallowly, and its
+            # key is those attributes (with their types: 1 and True differ).
+            frozen = ("flat", type(node), flat, tuple(durable.items()), tuple(pending.items()))
+            node_key: Any = (type(node), flat, tuple([type(v) for _, v in flat]),
+                             tuple(sorted(durable.items())), frozen[4])
+        else:
+            ctx = node._ctx
+            node._ctx = None
+            try:
+                # The storage's contents, not its object (its sync counter is not state).
+                pickled, data = self._copier.freeze((node, durable, pending))
+                frozen = ("copy", pickled, data)
+                if pickled and not self._symmetry and _EMPTY_SET not in data and \
+                        _FROZENSET not in data:
+                    # No set inside: the pickle is already canonical (dicts keep their
+                    # order, which is state), and comparing bytes is far cheaper than
+                    # walking objects.
+                    node_key = data
+                else:
+                    node_key = (canonical(node), tuple(sorted(durable.items())),
+                                tuple(pending.items()))
+            finally:
+                node._ctx = ctx
         timer_items = tuple(sorted(timers.items()))
         # An unused generator's seed label is implied by the node and its incarnation.
-        key = (node_key, timer_items, incarnation,
-               canonical(client) if client is not None else None,
-               None if isinstance(rng, str) else rng)
+        key = _Key((node_key, timer_items, incarnation,
+                    canonical(client) if client is not None else None,
+                    None if isinstance(rng, str) else rng))
         return _NodeState(frozen, incarnation, timer_items, client, {}, key, rng)
 
     def _crashed(self, node_id: str, snap: _NodeState) -> _NodeState:
@@ -879,8 +961,8 @@ class Search:
         storage = _thaw(snap.frozen)[1]
         durable = storage.durable_snapshot()  # unsynced writes are lost: the worst case
         client = (snap.client[0], None) if snap.client is not None else None
-        key = ("crashed", tuple(sorted(durable.items())), snap.incarnation,
-               canonical(client) if client is not None else None)
+        key = _Key(("crashed", tuple(sorted(durable.items())), snap.incarnation,
+                    canonical(client) if client is not None else None))
         return _NodeState(None, snap.incarnation, (), client, durable, key)
 
     def _replace(self, state: _State, index: int, snap: _NodeState,
@@ -891,9 +973,11 @@ class Search:
 
     def _state(self, nodes: tuple[_NodeState, ...], network: tuple[tuple[str, str, bytes], ...],
                time: float, budget: tuple[int, int, int]) -> _State:
-        key: Any = (tuple(n.key for n in nodes), network, time, budget)
+        key: Any = ([n.key for n in nodes], network, time, budget)
         if self._symmetry:
             key = self._symmetric_key(key)
+        else:
+            key = _Key((tuple(key[0]), network, time, budget))
         return _State(nodes, network, time, budget, key)
 
     def _initial(self) -> _State:
@@ -943,7 +1027,8 @@ class Search:
     def _symmetric_key(self, key: Any) -> Any:
         """The same representative for every state of one symmetry orbit."""
         node_keys, network, time, budget = key
-        candidates = [key]
+        node_keys = [k.value for k in node_keys]
+        candidates = [(tuple(node_keys), network, time, budget)]
         for renaming in self._symmetry:
             renamed_nodes: list[Any] = [None] * len(node_keys)
             for old_index, node_key in enumerate(node_keys):

@@ -102,8 +102,10 @@ def test_a_correct_system_is_verified_with_a_stable_state_count() -> None:
 
 def test_state_counts_do_not_depend_on_the_hash_seed() -> None:
     code = ("from tests.search.test_engine import DedupCounter, voting;"
+            "from bench.search import paxos_search;"
             "r = voting(DedupCounter, voters=3, duplicates=1).bfs();"
-            "print(r.states, r.transitions)")
+            "p = paxos_search().bfs(max_depth=12);"
+            "print(r.states, r.transitions, p.states, p.transitions)")
     outputs = set()
     for hash_seed in ("0", "1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
