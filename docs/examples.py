@@ -8,7 +8,7 @@ page, so ``@message`` classes get a tag of their own). A block may be followed b
   a picture drawn from the simulation in a variable after the block ran::
 
       <!-- diagram: tutorial-partition.svg from sim: A partition cuts a from b -->
-      <!-- diagram: lossy.svg from sim kinds=send,deliver,drop: Only the messages -->
+      <!-- diagram: lossy.svg from sim kinds=send,recv,drop: Only the messages -->
 
 Used by ``docs/hooks.py`` (diagrams) and ``tests/docs/test_examples.py`` (every block runs,
 every shown output is checked).

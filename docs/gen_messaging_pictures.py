@@ -41,7 +41,7 @@ def protocol_view(trace: Trace, messages: tuple[str, ...],
     point with that text). ``arrow(message)`` names a message's arrow (default: its type)."""
     kept = []
     for event in trace:
-        if event.kind in ("send", "deliver", "drop"):
+        if event.kind in ("send", "recv", "drop"):
             sender = event.data.get("from", event.node) if event.kind != "send" else event.node
             kind = event.message_name or event.data.get("type")
             if kind not in messages or (senders is not None and sender not in senders):

@@ -69,7 +69,7 @@ def for_drawing(trace: Trace, end: float | None = None) -> Trace:
             key = " (" + ", ".join(str(part) for part in order) + ")" if order else ""
             text = f"{e.data.get('event')}{key}"
             kept.append(TraceEvent(e.time, e.node, "log", {"text": text}))
-        elif e.kind in ("send", "deliver", "drop", "crash", "restart"):
+        elif e.kind in ("send", "recv", "drop", "crash", "restart"):
             kept.append(e)
     return Trace(kept)
 

@@ -8,14 +8,17 @@ from pathlib import Path
 import pytest
 
 import dsys.labs.grading
+import dsys.loader
 import dsys.runtime.target
+import dsys.search.cli
 from dsys.errors import UsageError
 from dsys.loader import load_file
 from dsys.runtime.target import load_target
 
 
-def test_the_runtime_and_the_grader_use_the_one_loader() -> None:
-    assert dsys.runtime.target.load_file is load_file
+def test_the_runtime_the_grader_and_the_search_use_the_one_loader() -> None:
+    assert dsys.runtime.target.load_target is dsys.loader.load_target
+    assert dsys.search.cli.load_target is dsys.loader.load_target
     assert dsys.labs.grading.load_file is load_file
 
 

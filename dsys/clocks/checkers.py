@@ -262,7 +262,7 @@ def _path_text(hb: HappensBefore, first: int, second: int) -> str:
 
 
 def _is_message_step(send: TraceEvent, deliver: TraceEvent) -> bool:
-    return (send.kind == "send" and deliver.kind == "deliver"
+    return (send.kind == "send" and deliver.kind == "recv"
             and deliver.data.get("from") == send.node
             and deliver.data.get("id") == send.data.get("id"))
 

@@ -89,7 +89,7 @@ def draw_clocks(trace: Iterable[TraceEvent], *, clocks: Sequence[str] = ("lampor
     sends = {(e.node, e.data.get("id")): i for i, e in enumerate(events) if e.kind == "send"}
     for i in shown:
         e = events[i]
-        if e.kind != "deliver":
+        if e.kind != "recv":
             continue
         send = sends.get((str(e.data.get("from")), e.data.get("id")))
         if send is not None and send in y_of:

@@ -25,7 +25,7 @@ Example:
     ...     TraceEvent(0.0, "a", "log", {"text": "a1"}),                 # 0
     ...     TraceEvent(0.0, "a", "send", {"to": "b", "id": 1}),          # 1
     ...     TraceEvent(0.1, "c", "log", {"text": "c1"}),                 # 2
-    ...     TraceEvent(0.2, "b", "deliver", {"from": "a", "id": 1}),     # 3
+    ...     TraceEvent(0.2, "b", "recv", {"from": "a", "id": 1}),        # 3
     ... ])
     >>> hb = HappensBefore.from_trace(trace)
     >>> hb.before(0, 3), hb.before(3, 0), hb.concurrent(2, 3)
@@ -76,7 +76,7 @@ class HappensBefore:
             before: list[int] = []
             if event.node in last_on_node:
                 before.append(last_on_node[event.node])  # local order
-            if event.kind == "deliver":
+            if event.kind == "recv":
                 key = (str(event.data.get("from")), event.data.get("id"))
                 if key in send_of:
                     before.append(send_of[key])  # the message
@@ -90,7 +90,7 @@ class HappensBefore:
     def _check_causal_order(self, send_of: dict[tuple[str, object], int]) -> None:
         for index in self.events:
             event = self._trace[index]
-            if event.kind == "deliver":
+            if event.kind == "recv":
                 key = (str(event.data.get("from")), event.data.get("id"))
                 send = send_of.get(key)
                 if send is not None and send > index:

@@ -7,12 +7,12 @@ later compare timestamps with the happened-before relation of the same run:
 * a **send**: the layer's stamp travels with the message and the simulator (or runtime)
   already records it in the ``send`` event, under ``data["stamps"][layer_name]``;
 * a **receipt**: while the message is being delivered, the layer records a note right
-  after the ``deliver`` event on the same node::
+  after the ``recv`` event (the arrival) on the same node::
 
       {"kind": "note", "data": {"event": "timestamp", "clock": "lamport",
                                 "on": "receive", "from": "a", "value": 7}}
 
-  The note belongs to the most recent ``deliver`` event of that node (only other
+  The note belongs to the most recent ``recv`` event of that node (only other
   timestamp notes may sit in between, one per layer);
 * a **local event** (``layer.tick("what happened")``): the note *is* the event::
 
@@ -32,7 +32,7 @@ Example:
     >>> trace = Trace([
     ...     TraceEvent(0.0, "a", "send", {"to": "b", "id": 1, "msg": None,
     ...                                   "stamps": {"lamport": 1}}),
-    ...     TraceEvent(0.1, "b", "deliver", {"from": "a", "id": 1, "msg": None}),
+    ...     TraceEvent(0.1, "b", "recv", {"from": "a", "id": 1, "msg": None}),
     ...     TraceEvent(0.1, "b", "note", {"event": "timestamp", "clock": "lamport",
     ...                                   "on": "receive", "from": "a", "value": 2}),
     ... ])
@@ -106,7 +106,7 @@ def read_timestamps(trace: Iterable[TraceEvent], clock: str) -> list[Stamped]:
                 continue  # the delivery stays open for the next layer's note
             if data.get("clock") == clock:
                 found.append(Stamped(index, event.node, "local", data.get("value"), dict(data)))
-        if event.kind == "deliver":
+        if event.kind == "recv":
             open_delivery[event.node] = (index, str(data.get("from")))
         else:
             open_delivery.pop(event.node, None)

@@ -10,10 +10,10 @@ as a new *process*, as in Jepsen, because its old operation may still take effec
 time.
 
 The same client class runs in the simulator (``sim.add_client``: operations come from a
-seeded workload, the history is ``sim.history``) and as a real process (``dsys run`` or
-``dsys.runtime.open_client``: operations come from a script, the history is written as
-JSON Lines that ``dsys check lin`` reads). What a host must provide is
-:class:`ClientContext`.
+seeded workload, the history is ``sim.history``) and as a real process (``dsys run ...
+--workload`` or ``dsys.runtime.run_client``: operations come from the same kind of
+workload, the history is written as JSON Lines that ``dsys check lin`` reads). What a
+host must provide is :class:`ClientContext`.
 
 Example:
     >>> from dsys import Client, message
@@ -85,6 +85,23 @@ def normalize_op(client_id: str, raw: object, source: str = "the workload") -> d
             "value": raw.get("value")}
 
 
+def check_completion(client_id: str, kind: str, op: Mapping[str, Any] | None) -> None:
+    """Raise :class:`UsageError` unless ``kind`` is a completion and an operation is in
+    progress (every host applies this rule).
+
+    >>> check_completion("c1", "ok", None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dsys.errors.UsageError: client c1 completed an operation (ok) but none is in progress; ...
+    """
+    if kind not in COMPLETIONS:
+        raise UsageError(f"client {client_id}: {kind!r} is not a completion; use ok, fail or "
+                         "info")
+    if op is None:
+        raise UsageError(f"client {client_id} completed an operation ({kind}) but none is in "
+                         "progress; complete each operation exactly once")
+
+
 def history_event(process: int, kind: str, op: Mapping[str, Any], value: Any
                   ) -> dict[str, Any]:
     """One history line in the format ``dsys check lin`` reads (without time and client).
@@ -111,7 +128,7 @@ class Client(Node):
         if not hasattr(ctx, "complete"):
             raise UsageError(
                 f"{type(self).__name__} is a Client but runs as a server node: add it with "
-                "sim.add_client (or open_client / dsys run --client on a real network)"
+                "sim.add_client (or run_client / dsys run --workload on a real network)"
             )
         return cast(ClientContext, ctx)
 

@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from dsys import Client, Network, Node, Simulation, message
 
 SUMMARY = "three servers run single-decree Paxos on two clients' proposals"
-KINDS = ["deliver", "log"]
+KINDS = ["recv", "log"]
 UNTIL = 1.0
 
 #: A ballot: (round, id of the proposing server). Tuples compare round first, then id, so

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dsys import Network, Node, Simulation, message
 
 SUMMARY = "two nodes, a lossy link and a partition; retransmission gets every ping through"
-KINDS = ["send", "deliver", "drop", "duplicate", "timer_fire", "partition", "heal", "log"]
+KINDS = ["send", "recv", "drop", "duplicate", "timer_fire", "partition", "heal", "log"]
 UNTIL = 1.0
 
 PINGS = 10

@@ -41,7 +41,7 @@ from typing import Protocol
 from dsys import Network, Node, Simulation, message
 
 SUMMARY = "a coordinator and three participants commit a transaction with 2PC"
-KINDS = ["deliver", "log", "crash", "restart"]
+KINDS = ["recv", "log", "crash", "restart"]
 UNTIL = 1.0
 
 #: The coordinator's id in the scenario; participants are ``rm1``, ``rm2``...

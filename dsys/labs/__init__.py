@@ -9,7 +9,10 @@ Students use it through the ``dsys lab`` command::
 Instructors write a lab as a folder (see :mod:`dsys.labs.lab`) whose ``grader.py`` uses
 :func:`graded` and :class:`Trial` (see :mod:`dsys.labs.grading`). The library's own tests
 grade every lab's reference solution (it must earn every point) and every mutant in its
-``mutants/`` folder (each must lose points), for every lab folder they find.
+``mutants/`` folder (each must lose points), for every lab folder they find; a mutant can
+build on the solution with :func:`reference_module`. Every grading also checks that the
+graded code is deterministic (:mod:`dsys.labs.determinism`), and can run its seeds in
+parallel processes (:mod:`dsys.labs.processes`).
 
 Example:
     >>> from dsys.labs import discover
@@ -28,6 +31,7 @@ from dsys.labs.grading import (
     load_grader,
     load_implementation,
     load_reference,
+    reference_module,
 )
 from dsys.labs.lab import Lab, discover, find_lab, labs_root
 
@@ -46,4 +50,5 @@ __all__ = [
     "load_grader",
     "load_implementation",
     "load_reference",
+    "reference_module",
 ]

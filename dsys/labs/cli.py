@@ -6,12 +6,16 @@
   many seeds, with a progress bar, points per test and, for each failing test, the seed,
   what went wrong, the last trace events, where the full trace was saved, and the one
   command that replays exactly that failure. Exits 0 only when every graded test passes.
+  The graded code runs under ``PYTHONHASHSEED=0`` (in worker processes if this one runs
+  under another), ``--jobs N`` of them at once, and is checked to be deterministic (see
+  :func:`dsys.labs.grade`): so the replay command replays, on any machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -44,6 +48,7 @@ from dsys.labs.grading import (
     seeds_for,
 )
 from dsys.labs.lab import Lab, discover, find_lab
+from dsys.labs.processes import GRADING_HASH_SEED, cpu_count
 
 #: Where ``dsys lab test`` saves the traces of failing runs, relative to the current folder.
 TRACE_DIR = Path(".dsys") / "traces"
@@ -83,6 +88,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                       help="grade only this test (repeatable)")
     test.add_argument("-x", "--exitfirst", action="store_true",
                       help="stop at the first failing test")
+    test.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                      help="run seeds in N processes at once (default: the number of CPUs, "
+                           f"here {cpu_count()}); the results are the same for any N")
     test.add_argument("--trace-dir", default=str(TRACE_DIR), metavar="DIR",
                       help=f"where traces of failing runs are saved (default {TRACE_DIR})")
     test.set_defaults(func=run_tests)
@@ -193,8 +201,15 @@ def run_tests(args: argparse.Namespace) -> int:
         raise UsageError(f"--runs must be at least 1, got {args.runs}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    jobs = cpu_count() if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    started = time.perf_counter()
     lab = find_lab(args.lab)
     impl, description, option, attempt = _target(lab, args)
+    # Traces are named after what is graded, so grading a mutant or a classmate's file
+    # never overwrites the traces of your own attempt.
+    name = "reference" if args.reference else None
     all_tests = load_grader(lab)
     tests = _select(all_tests, args.tests, lab)
     first_seed = args.seed or 0
@@ -222,22 +237,49 @@ def run_tests(args: argparse.Namespace) -> int:
 
         result = grade(lab, impl, tests=tests, first_seed=first_seed, runs=runs, replay=replay,
                        trace_dir=Path(args.trace_dir), fail_fast=args.exitfirst,
-                       on_trial=on_trial, on_outcome=on_outcome)
+                       on_trial=on_trial, on_outcome=on_outcome, jobs=jobs,
+                       hash_seed=GRADING_HASH_SEED, name=name)
     for index, failure in enumerate(result.failures):
         console.print(_failure_panel(failure, result, full=index == 0))
     if len(result.failures) > 1:
         console.print("[dim]Fix the first failure first: the others often have the same "
                       "cause. Each replay command shows one failure in full.[/dim]")
     console.print(_summary(result, tests))
-    chosen = len(tests) < len(all_tests) or args.seed is not None or args.runs is not None
-    stopped = len(result.results) < len(tests)
-    if chosen or stopped:
-        why = "chosen tests or seeds" if chosen else "stopped at the first failure"
-        console.print(f"[dim]A partial grading ({why}): the full grade runs every test over its "
-                      f"own seeds: dsys lab test {lab.name}{option}[/dim]", highlight=False)
+    differences = _differences(args, tests, all_tests, result)
+    if differences:
+        lead = "Not recorded as your grade: this grading" if attempt else "This grading"
+        console.print(f"[dim]{lead} {', '.join(differences)}. "
+                      f"The full grade runs every test over its own seeds: "
+                      f"dsys lab test {lab.name}{option}[/dim]", highlight=False)
     elif attempt is not None:
         attempts.record_grade(attempt, result.earned, result.total)
+    ran = sum(len(outcome.seeds) for outcome in result.results)
+    runs_text = "1 run" if ran == 1 else f"{ran} runs"
+    console.print(f"[dim]graded in {time.perf_counter() - started:.1f} s ({runs_text}, "
+                  f"--jobs {jobs})[/dim]", highlight=False)
     return 0 if result.passed else 1
+
+
+def _differences(args: argparse.Namespace, tests: list[GradedTest], all_tests: list[GradedTest],
+                 result: Grade) -> list[str]:
+    """How this grading differs from the full grade (nothing: it is the full grade)."""
+    said = []
+    if len(tests) < len(all_tests):
+        said.append(f"ran {len(tests)} of the {len(all_tests)} tests")
+    if args.runs is not None:
+        if all(args.runs >= test.runs for test in tests):
+            said.append(f"ran more seeds than the full grade ({args.runs} per test)")
+        elif all(args.runs <= test.runs for test in tests):
+            said.append(f"ran fewer seeds than the full grade ({args.runs} per test)")
+        else:
+            said.append(f"ran {args.runs} seeds per test, not each test's own number")
+    elif args.seed is not None:
+        said.append(f"ran one seed per test (seed {args.seed})")
+    if args.runs is not None and args.seed:
+        said.append(f"started at seed {args.seed}")
+    if len(result.results) < len(tests):
+        said.append("stopped at the first failing test (-x)")
+    return said
 
 
 def _summary(result: Grade, tests: list[GradedTest]) -> Group:
@@ -289,7 +331,9 @@ def _failure_panel(failure: Failure, result: Grade, *, full: bool) -> Panel:
         body.append("your program printed (last lines):\n", style="bold")
         body.append(failure.output + "\n", style="dim")
     if failure.excerpt:
-        body.append("last trace events:\n", style="bold")
+        shown = ("the events before the runs part" if failure.nondeterministic
+                 else "last trace events")
+        body.append(f"{shown}:\n", style="bold")
         body.append(failure.excerpt + "\n")
     for path in failure.trace_paths:
         body.append("full trace: ", style="bold")

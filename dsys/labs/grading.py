@@ -16,6 +16,15 @@ its points only if it passes on every seed; at the first failing seed it stops a
 trace was saved, and the command that replays exactly that run. Everything is
 deterministic, so the replay fails in exactly the same way.
 
+That holds only if the implementation is deterministic too, so :func:`grade` checks it: the
+first seed of every test runs twice in the same process and once more in a fresh process
+under another ``PYTHONHASHSEED``, and so does every failing seed; if two runs of one seed
+differ, the test fails with a message that names the likely causes (the global
+``random``, the wall clock, the order of a set of strings, ``id()``) and shows where the
+two traces first differ (see :mod:`dsys.labs.determinism`). ``jobs`` runs seeds in that
+many worker processes at once (see :mod:`dsys.labs.processes`), with the same results as
+one: runs are handed back, and tests decided, in the order of the seeds.
+
 Example: a tiny grader for an echo server.
 
     >>> from dsys import Network, Node, message
@@ -40,19 +49,30 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import importlib.util
 import io
+import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from random import Random
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 import dsys
 from dsys.errors import ConfigError, UsageError
-from dsys.labs.lab import Lab
+from dsys.labs import determinism
+from dsys.labs.lab import Lab, find_lab
+from dsys.labs.processes import (
+    WorkerDied,
+    Workers,
+    another_hash_seed,
+    runs_under_hash_seed,
+    shared_worker,
+)
 from dsys.loader import load_file
 from dsys.sim.network import Network
 from dsys.sim.report import SimulationError, replay_command
@@ -183,6 +203,13 @@ class Failure:
     trace_paths: tuple[Path, ...] = ()
     where: str | None = None
     output: str = ""
+    #: True when two runs of the seed differed: the replay command may not replay it.
+    nondeterministic: bool = False
+
+    @property
+    def headline(self) -> str:
+        """The first line of the message."""
+        return self.message.splitlines()[0] if self.message else ""
 
 
 @attrs.frozen
@@ -237,7 +264,8 @@ class Grade:
 
 def _module_name(kind: str, lab: str, path: Path) -> str:
     # A name per file, so two implementations of the same lab (a solution and a mutant,
-    # in one process) never share message tags in the codec's registry.
+    # in one process) never share message tags in the codec's registry. The same file gets
+    # the same name in every process, so a worker's traces name the same message types.
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:10]
     stem = "".join(c if c.isalnum() else "_" for c in path.stem)
     return f"_dsys_{kind}_{lab}_{stem}_{digest}"
@@ -270,9 +298,24 @@ def load_implementation(lab: Lab, path: Path) -> ModuleType:
 
 
 def load_reference(lab: Lab) -> ModuleType:
-    """Load the reference solution of ``lab`` (a dsys module, or a file in the lab folder)."""
+    """Load the reference solution of ``lab``: a file of the lab folder (``solution.py``)
+    or a module of dsys, as its ``lab.toml`` says.
+
+    Reference solutions stay in the dsys repository, beside each lab: they are not in the
+    package students install. Without one, this raises a :class:`~dsys.errors.UsageError`
+    that says where to get it.
+    """
     if lab.reference.endswith(".py"):
-        return load_implementation(lab, lab.path / lab.reference)
+        path = lab.path / lab.reference
+        if not path.is_file():
+            raise UsageError(
+                f"{lab.name} has no reference solution in this installation of dsys ({path} "
+                "is missing): reference solutions are not shipped in the dsys package, so "
+                "that students do not come across them. Instructors find it in the dsys "
+                f"repository, labs/{lab.name}/{lab.reference}: run dsys from a clone of the "
+                "repository, or set DSYS_LABS=CLONE/labs"
+            )
+        return load_implementation(lab, path)
     try:
         module = importlib.import_module(lab.reference)
     except ImportError as exc:
@@ -281,74 +324,51 @@ def load_reference(lab: Lab) -> ModuleType:
     return _check_interface(lab, module, lab.reference)
 
 
-# ----- running --------------------------------------------------------------------------------
+def reference_module(lab: str | Lab) -> ModuleType:
+    """The reference solution of ``lab`` (a lab or its name), loaded once per process.
 
-
-def seeds_for(test: GradedTest, first_seed: int = 0, runs: int | None = None) -> range:
-    """The seeds a test runs: ``runs`` (default: the test's own) seeds from ``first_seed``."""
-    return range(first_seed, first_seed + (test.runs if runs is None else runs))
-
-
-def grade(
-    lab: Lab,
-    impl: ModuleType,
-    *,
-    tests: Sequence[GradedTest] | None = None,
-    first_seed: int = 0,
-    runs: int | None = None,
-    replay: Callable[[str, int], str] | None = None,
-    trace_dir: Path | None = None,
-    fail_fast: bool = False,
-    on_trial: Callable[[GradedTest, int], None] | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
-) -> Grade:
-    """Grade ``impl`` with ``lab``'s graded tests (default: all of them).
-
-    Each test runs over :func:`seeds_for` its seeds and stops at the first failure.
-    ``replay(test_name, seed)`` gives the command that replays a run (it goes into the
-    failure and into any simulator report); failing runs' traces are saved in
-    ``trace_dir``. ``fail_fast`` stops at the first failing test. ``on_trial`` is called
-    after each run and ``on_outcome`` after each test (for progress bars).
-
-    Example:
-        >>> from dsys.labs import find_lab, grade, load_reference
-        >>> lab = find_lab("lab0")
-        >>> result = grade(lab, load_reference(lab), runs=1)
-        >>> result.passed, result.earned == result.total
-        (True, True)
+    Mutants and tests build on it: ``lab0 = reference_module("lab0")``, then
+    ``class Server(lab0.Server): ...`` overrides the one method a mutant breaks.
     """
-    tests = list(load_grader(lab) if tests is None else tests)
-    replay = replay or (lambda name, seed: f"dsys lab test {lab.name} --test {name} --seed {seed}")
-    results = []
-    for test in tests:
-        result = _run_test(lab, impl, test, seeds_for(test, first_seed, runs), replay, trace_dir,
-                           on_trial)
-        results.append(result)
-        if on_outcome is not None:
-            on_outcome(result)
-        if fail_fast and not result.passed:
-            break
-    return Grade(lab, tuple(results))
+    return load_reference(find_lab(lab) if isinstance(lab, str) else lab)
 
 
-def _run_test(lab: Lab, impl: ModuleType, test: GradedTest, seeds: range,
-              replay: Callable[[str, int], str], trace_dir: Path | None,
-              on_trial: Callable[[GradedTest, int], None] | None) -> Outcome:
-    ran: list[int] = []
-    for seed in seeds:
-        ran.append(seed)
-        failure = run_trial(lab, impl, test, seed, replay=replay(test.name, seed),
-                            trace_dir=trace_dir)
-        if on_trial is not None:
-            on_trial(test, seed)
-        if failure is not None:
-            return Outcome(test, tuple(ran), failure)
-    return Outcome(test, tuple(ran), None)
+def implementation_name(impl: ModuleType) -> str:
+    """A short name for ``impl`` (its file's stem), used to name its saved traces."""
+    file = getattr(impl, "__file__", None)
+    return Path(file).stem if file else impl.__name__.rsplit(".", 1)[-1]
 
 
-def run_trial(lab: Lab, impl: ModuleType, test: GradedTest, seed: int, *, replay: str,
-              trace_dir: Path | None = None) -> Failure | None:
-    """Run ``test`` once with ``seed``; return its :class:`Failure`, or None if it passed."""
+# ----- one run ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Run:
+    """What one run of a graded test with one seed gave, as plain data (runs cross process
+    boundaries): its failure (None if it passed), the traces of its simulations as JSON
+    lines (kept for failing runs and for runs whose determinism is checked), and ``again``,
+    a second run of the same seed in the same process, when it differed from this one."""
+
+    test: str
+    seed: int
+    failure: Failure | None
+    traces: tuple[tuple[str, ...], ...] = ()
+    again: Run | None = None
+
+    @property
+    def headline(self) -> str | None:
+        """The failure's first line, or None if the run passed."""
+        return None if self.failure is None else self.failure.headline
+
+    def differs(self, other: Run) -> bool:
+        """True if ``other`` (the same seed) had another trace or another verdict."""
+        return self.traces != other.traces or (self.failure is None) != (other.failure is None)
+
+
+def run_once(lab: Lab, impl: ModuleType, test: GradedTest, seed: int, *, replay: str,
+             keep: bool = False) -> Run:
+    """Run ``test`` once with ``seed``, in this process; keep its traces if ``keep`` or if
+    it fails. Nothing is saved to disk (see :func:`run_trial`)."""
     trial = Trial(impl, seed, test.name)
     output = io.StringIO()
     token = replay_command.set(replay)
@@ -359,26 +379,60 @@ def run_trial(lab: Lab, impl: ModuleType, test: GradedTest, seed: int, *, replay
     except Exception as exc:
         message, where = _explain(exc, impl)
     else:
-        return None
+        traces = _lines(trial) if keep else ()
+        return Run(test.name, seed, None, traces)
     finally:
         replay_command.reset(token)
     sim = trial.sims[-1] if trial.sims else None
-    paths: list[Path] = []
-    if trace_dir is not None:
-        for index, each in enumerate(trial.sims):
-            suffix = f"-{index}" if len(trial.sims) > 1 else ""
-            name = f"{lab.name}-{test.name}-seed{seed}{suffix}.jsonl"
-            paths.append(each.trace.save(Path(trace_dir) / name))
-    return Failure(
+    failure = Failure(
         test=test.name,
         seed=seed,
         message=message,
         excerpt=_excerpt(sim, trial.focused) if sim is not None else "",
         replay=replay,
-        trace_paths=tuple(paths),
         where=where,
         output="\n".join(output.getvalue().splitlines()[-10:]),
     )
+    return Run(test.name, seed, failure, _lines(trial))
+
+
+def _lines(trial: Trial) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(sim.trace.lines()) for sim in trial.sims)
+
+
+def run_trial(lab: Lab, impl: ModuleType, test: GradedTest, seed: int, *, replay: str,
+              trace_dir: Path | None = None, name: str | None = None) -> Failure | None:
+    """Run ``test`` once with ``seed``; return its :class:`Failure` (with its traces saved
+    in ``trace_dir``, named after ``name``, by default the implementation's file), or None
+    if it passed."""
+    run = run_once(lab, impl, test, seed, replay=replay)
+    if run.failure is None:
+        return None
+    paths = _save(trace_dir, lab, name or implementation_name(impl), run)
+    return attrs.evolve(run.failure, trace_paths=paths)
+
+
+def trace_file_name(lab: Lab, impl_name: str, test: str, seed: int, *, index: int = 0,
+                    count: int = 1, tag: str = "") -> str:
+    """The name of a saved trace: the lab, the implementation, the test and the seed, so
+    that grading another file never overwrites the traces of yours."""
+    suffix = f"-{index}" if count > 1 else ""
+    return f"{lab.name}-{impl_name}-{test}-seed{seed}{suffix}{tag}.jsonl"
+
+
+def _save(trace_dir: Path | None, lab: Lab, impl_name: str, run: Run,
+          tag: str = "") -> tuple[Path, ...]:
+    if trace_dir is None:
+        return ()
+    paths = []
+    for index, lines in enumerate(run.traces):
+        path = Path(trace_dir) / trace_file_name(lab, impl_name, run.test, run.seed,
+                                                 index=index, count=len(run.traces), tag=tag)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as f:
+            f.writelines(line + "\n" for line in lines)
+        paths.append(path)
+    return tuple(paths)
 
 
 def _excerpt(sim: Simulation, focus: dict[str, Any]) -> str:
@@ -423,3 +477,321 @@ def _where(exc: BaseException | None, preferred: set[str]) -> str | None:
         return None
     frame = chosen[-1]
     return f"{frame.filename}:{frame.lineno} in {frame.name}"
+
+
+# ----- where runs happen: this process, or worker processes -------------------------------------
+
+
+@attrs.frozen
+class Task:
+    """A run to make: ``test`` with ``seed``. With ``check``, a failing run is made again
+    in the same process and compared; with ``twice`` (the seed checked for determinism),
+    a passing one too. ``keep`` keeps the traces of a passing run (they are compared with
+    another process's); ``twice`` implies it."""
+
+    test: str
+    seed: int
+    replay: str
+    check: bool = False
+    twice: bool = False
+    keep: bool = False
+
+
+def _execute(lab: Lab, impl: ModuleType, test: GradedTest, task: Task) -> Run:
+    run = run_once(lab, impl, test, task.seed, replay=task.replay, keep=task.keep or task.twice)
+    if task.twice or (task.check and run.failure is not None):
+        # A failure must replay: run it again, as its replay command will.
+        again = run_once(lab, impl, test, task.seed, replay=task.replay, keep=True)
+        if run.differs(again):
+            return attrs.evolve(run, again=again)
+    return run
+
+
+@attrs.frozen
+class _Source:
+    """How a fresh process loads the same lab, implementation and tests: the module is
+    loaded under the same name, so that its message types have the same tags."""
+
+    lab: Lab
+    module: str
+    file: str | None
+
+
+def _source_of(lab: Lab, impl: ModuleType, tests: Sequence[GradedTest]) -> _Source | None:
+    """None if a fresh process cannot load them (a module made in memory, a test that is
+    not in the lab's grader)."""
+    if sys.modules.get(impl.__name__) is not impl:
+        return None
+    file = getattr(impl, "__file__", None)
+    try:
+        grader = {test.name: test for test in load_grader(lab)}
+    except ConfigError:
+        return None
+    if any(grader.get(test.name) != test for test in tests):
+        return None
+    return _Source(lab, impl.__name__, str(file) if file else None)
+
+
+# What a worker process has loaded: one source (lab, implementation, tests) per grading, so
+# each is loaded once per worker, not once per run.
+_LOADED: dict[_Source, tuple[ModuleType, dict[str, GradedTest]]] = {}
+
+
+def _load(source: _Source) -> tuple[ModuleType, dict[str, GradedTest]]:
+    if source not in _LOADED:
+        # What the file prints as it loads was shown once already, by the parent process.
+        with contextlib.redirect_stdout(io.StringIO()):
+            impl = _import(source.module, source.file)
+            tests = {test.name: test for test in load_grader(source.lab)}
+        _LOADED[source] = impl, tests
+    return _LOADED[source]
+
+
+def _import(module: str, file: str | None) -> ModuleType:
+    if module in sys.modules:
+        return sys.modules[module]
+    with contextlib.suppress(ImportError, ValueError):
+        spec = importlib.util.find_spec(module)
+        if spec is not None and (file is None or (
+                spec.origin is not None and Path(spec.origin).resolve() == Path(file).resolve())):
+            return importlib.import_module(module)
+    if file is None:
+        return importlib.import_module(module)
+    return load_file(Path(file), module)
+
+
+def _work(source: _Source, task: Task) -> Run:
+    """A task, in a worker process."""
+    impl, tests = _load(source)
+    return _execute(source.lab, impl, tests[task.test], task)
+
+
+class _Pending(Protocol):
+    def result(self) -> Run: ...
+
+    def cancel(self) -> bool: ...
+
+
+class _Later:
+    """A task to run in this process, when its result is asked for."""
+
+    def __init__(self, run: Callable[[], Run]) -> None:
+        self._run = run
+
+    def result(self) -> Run:
+        return self._run()
+
+    def cancel(self) -> bool:
+        return True
+
+
+class _Ahead:
+    """Runs the tasks in order, up to ``window`` of them submitted ahead, and hands back
+    their runs in that order. The remaining tasks of a test that is decided are skipped."""
+
+    def __init__(self, submit: Callable[[Task], _Pending], tasks: Iterable[Task],
+                 window: int) -> None:
+        self._submit = submit
+        self._tasks: Iterator[Task] = iter(tasks)
+        self._window = window
+        self._pending: deque[tuple[Task, _Pending]] = deque()
+        self._decided: set[str] = set()
+
+    def result(self, test: str, seed: int) -> Run:
+        """The run of ``test`` with ``seed`` (the next one in the plan that is not skipped)."""
+        while True:
+            self._fill()
+            task, pending = self._pending.popleft()
+            if (task.test, task.seed) == (test, seed):
+                return _result(pending, task)
+            pending.cancel()
+
+    def decided(self, test: str) -> None:
+        """Skip the rest of ``test``'s tasks."""
+        self._decided.add(test)
+
+    def _fill(self) -> None:
+        while len(self._pending) < self._window:
+            task = next(self._tasks, None)
+            if task is None:
+                return
+            if task.test not in self._decided:
+                self._pending.append((task, self._submit(task)))
+
+
+def _result(pending: _Pending, task: Task) -> Run:
+    try:
+        return pending.result()
+    except WorkerDied:
+        raise UsageError(
+            f"a grading process died while running {task.test} with seed {task.seed}: does "
+            f"the implementation call os._exit() or crash the interpreter? Replay it alone: "
+            f"{task.replay}"
+        ) from None
+
+
+class _FreshProcess:
+    """Runs tasks again in a fresh process under another ``PYTHONHASHSEED`` (the shared,
+    long-lived worker of :func:`~dsys.labs.processes.shared_worker`)."""
+
+    def __init__(self, workers: Workers, source: _Source) -> None:
+        self._workers = workers
+        self._source = source
+        self._futures: dict[tuple[str, int], _Pending] = {}
+        self.hash_seed = workers.hash_seed
+
+    def start(self, task: Task) -> None:
+        """Start ``task`` (its result is asked for later)."""
+        key = (task.test, task.seed)
+        if key not in self._futures:
+            self._futures[key] = self._workers.submit(
+                _work, self._source, attrs.evolve(task, check=False, twice=False, keep=True))
+
+    def result(self, task: Task) -> Run:
+        """The run of ``task`` (started now if it was not)."""
+        self.start(task)
+        return _result(self._futures[(task.test, task.seed)], task)
+
+    def close(self) -> None:
+        """Cancel the tasks not started: the worker is shared with later gradings."""
+        for future in self._futures.values():
+            future.cancel()
+
+
+# ----- grading ----------------------------------------------------------------------------------
+
+
+def seeds_for(test: GradedTest, first_seed: int = 0, runs: int | None = None) -> range:
+    """The seeds a test runs: ``runs`` (default: the test's own) seeds from ``first_seed``."""
+    return range(first_seed, first_seed + (test.runs if runs is None else runs))
+
+
+def grade(
+    lab: Lab,
+    impl: ModuleType,
+    *,
+    tests: Sequence[GradedTest] | None = None,
+    first_seed: int = 0,
+    runs: int | None = None,
+    replay: Callable[[str, int], str] | None = None,
+    trace_dir: Path | None = None,
+    fail_fast: bool = False,
+    on_trial: Callable[[GradedTest, int], None] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    jobs: int = 1,
+    hash_seed: int | None = None,
+    check_determinism: bool = True,
+    name: str | None = None,
+) -> Grade:
+    """Grade ``impl`` with ``lab``'s graded tests (default: all of them).
+
+    Each test runs over :func:`seeds_for` its seeds and stops at the first failure.
+    ``replay(test_name, seed)`` gives the command that replays a run (it goes into the
+    failure and into any simulator report); failing runs' traces are saved in
+    ``trace_dir``, named after the implementation (``name``, by default its file's stem).
+    ``fail_fast`` stops at the first failing test. ``on_trial`` is called after each run
+    and ``on_outcome`` after each test (for progress bars), in order.
+
+    ``jobs`` runs seeds in that many worker processes; ``hash_seed`` runs the graded code
+    under that ``PYTHONHASHSEED`` (in workers, unless this process runs under it; None:
+    in this process as it is). Both give the same results as a run in this process, for a
+    deterministic implementation; ``check_determinism`` (on by default) checks that it is
+    (see the module docstring). Tests or implementations that a fresh process cannot load
+    (made in memory) run in this process, and only get the same-process check.
+
+    Example:
+        >>> from dsys.labs import find_lab, grade, load_reference
+        >>> lab = find_lab("lab0")
+        >>> result = grade(lab, load_reference(lab), runs=1)
+        >>> result.passed, result.earned == result.total
+        (True, True)
+    """
+    tests = list(load_grader(lab) if tests is None else tests)
+    replay = replay or (lambda name, seed: f"dsys lab test {lab.name} --test {name} --seed {seed}")
+    impl_name = name or implementation_name(impl)
+    plan = [(test, seeds_for(test, first_seed, runs)) for test in tests]
+    tasks = [Task(test.name, seed, replay(test.name, seed), check=check_determinism,
+                  twice=check_determinism and seed == seeds[0])
+             for test, seeds in plan for seed in seeds]
+    source = _source_of(lab, impl, tests) if jobs > 1 or hash_seed is not None \
+        or check_determinism else None
+    here = source is None or (jobs <= 1 and (hash_seed is None or runs_under_hash_seed(hash_seed)))
+    by_name = {test.name: test for test in tests}
+    results = []
+    with contextlib.ExitStack() as stack:
+        submit: Callable[[Task], _Pending]
+        if here:
+            def submit(task: Task) -> _Pending:
+                return _Later(lambda: _execute(lab, impl, by_name[task.test], task))
+            window = 1
+        else:
+            assert source is not None
+            workers = stack.enter_context(Workers(min(jobs, len(tasks)), hash_seed=hash_seed))
+
+            def submit(task: Task) -> _Pending:
+                return workers.submit(_work, source, task)
+            window = 4 * max(1, jobs)
+        fresh = None
+        if check_determinism and source is not None:
+            fresh = _FreshProcess(shared_worker(another_hash_seed(hash_seed)), source)
+            stack.callback(fresh.close)
+        checked = [task for task in tasks if task.twice]
+        ahead = _Ahead(submit, tasks, window)
+        for number, (test, seeds) in enumerate(plan):
+            if fresh is not None:
+                # This test's checked seed, and the next test's: ahead, not all at once (a
+                # grading that stops early must not wait for checks it does not need).
+                for task in checked[number:number + 2]:
+                    fresh.start(task)
+            ran: list[Run] = []
+            for seed in seeds:
+                run = ahead.result(test.name, seed)
+                ran.append(run)
+                if on_trial is not None:
+                    on_trial(test, seed)
+                if run.failure is not None or run.again is not None:
+                    break
+            ahead.decided(test.name)
+            outcome = Outcome(test, tuple(r.seed for r in ran),
+                              _judge(lab, impl_name, ran, tasks, fresh, trace_dir,
+                                     check_determinism, hash_seed))
+            results.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            if fail_fast and not outcome.passed:
+                break
+    return Grade(lab, tuple(results))
+
+
+def _judge(lab: Lab, impl_name: str, ran: list[Run], tasks: list[Task],
+           fresh: _FreshProcess | None, trace_dir: Path | None,
+           check_determinism: bool, hash_seed: int | None) -> Failure | None:
+    """The failure of a test whose runs are ``ran`` (stopped at the first failing one)."""
+    first, last = ran[0], ran[-1]
+    suspects = [] if not check_determinism else [first] if last is first else [first, last]
+    for run in suspects:  # the checked seed, then the failing one
+        task = next(t for t in tasks if (t.test, t.seed) == (run.test, run.seed))
+        if run.again is not None:
+            return _nondeterministic(lab, impl_name, task, run, run.again,
+                                     "run twice in the same process", trace_dir)
+        if fresh is not None and (run is first or run.failure is not None):
+            other = fresh.result(task)
+            if run.differs(other):
+                how = f"run again in a fresh process under PYTHONHASHSEED={fresh.hash_seed}"
+                if hash_seed is not None:
+                    how = f"graded under PYTHONHASHSEED={hash_seed}, then {how}"
+                return _nondeterministic(lab, impl_name, task, run, other, how, trace_dir)
+    if last.failure is None:
+        return None
+    return attrs.evolve(last.failure, trace_paths=_save(trace_dir, lab, impl_name, last))
+
+
+def _nondeterministic(lab: Lab, impl_name: str, task: Task, run: Run, other: Run, how: str,
+                      trace_dir: Path | None) -> Failure:
+    message, excerpt = determinism.explain(run.traces, other.traces, how=how, seed=run.seed,
+                                           first_failed=run.headline,
+                                           second_failed=other.headline)
+    paths = _save(trace_dir, lab, impl_name, run) + _save(trace_dir, lab, impl_name, other,
+                                                          tag="-again")
+    return Failure(test=run.test, seed=run.seed, message=message, excerpt=excerpt,
+                   replay=task.replay, trace_paths=paths, nondeterministic=True)

@@ -5,7 +5,10 @@ A lab is a folder (its name, e.g. ``lab0``, is the lab's name) holding:
 ``lab.toml``
     metadata: ``title``, ``topic``, ``aliases``, the ``implementation`` file students edit,
     the names an implementation must define (``requires``) and the ``reference`` solution
-    (a module of dsys, or a ``.py`` file in the lab folder);
+    (a ``.py`` file in the lab folder, ``solution.py``; or a module name);
+``solution.py``
+    the reference solution: graded by the library's tests, and left out of the installed
+    package (students get the handout, not the answer);
 ``README.md``
     the handout (also rendered in the documentation site);
 ``starter/``
@@ -17,8 +20,9 @@ A lab is a folder (its name, e.g. ``lab0``, is the lab's name) holding:
 
 The labs live in the ``labs/`` folder of a clone of dsys, and are shipped inside the
 installed package (``dsys/labs/.lab-folders``, a link to that folder in a clone), so the
-same commands work from a clone and from an installed wheel. ``DSYS_LABS=DIR`` points
-dsys at another folder of labs (an instructor's own, for example).
+same commands work from a clone and from an installed wheel (which has every lab file but
+the solutions). ``DSYS_LABS=DIR`` points dsys at another folder of labs (an instructor's
+own, for example).
 
 Example:
     >>> from dsys.labs import find_lab

@@ -1,4 +1,9 @@
-"""``dsys run``, ``dsys cluster up`` and ``dsys maelstrom``: nodes as real processes.
+"""``dsys run``, ``dsys cluster`` and ``dsys maelstrom``: nodes and clients as processes.
+
+``dsys run TARGET --node ID`` runs a node; with ``--workload`` it runs a client
+(:func:`~dsys.runtime.client_host.run_client`) and records its history. ``dsys cluster up``
+runs every node of a cluster file; ``dsys cluster merge-histories`` merges the histories
+of several client processes for ``dsys check lin``.
 
 The heavy imports (trio, the host) happen inside the commands, so ``dsys --help`` stays
 fast.
@@ -8,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -17,21 +23,37 @@ from dsys.errors import DsysError, UsageError
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the ``run``, ``cluster`` and ``maelstrom`` commands."""
     run = subparsers.add_parser(
-        "run", help="run one node of a cluster file as a real network process",
+        "run", help="run one node (or client) of a cluster file as a real network process",
         description="Run node ID of the cluster file as a process that talks to its peers "
-                    "over TCP or UDP. Stops cleanly on Ctrl-C or SIGTERM.")
+                    "over TCP or UDP. Stops cleanly on Ctrl-C or SIGTERM. With --workload, "
+                    "run a Client instead: ID is not a node (it is listed under [clients], "
+                    "or any other id), operations come from the workload one at a time, "
+                    "the history is written to --history, and the process exits after the "
+                    "last operation.")
     run.add_argument("target", nargs="?", metavar="TARGET",
                      help="path/to/file.py:Factory or package.module:Factory (default: the "
                           "node's target in the cluster file)")
-    run.add_argument("--node", required=True, metavar="ID", help="which node of the file")
+    run.add_argument("--node", required=True, metavar="ID",
+                     help="which node of the file (with --workload: the client's id)")
     run.add_argument("--cluster", required=True, metavar="FILE", help="the cluster file (TOML)")
     run.add_argument("--trace", metavar="FILE", help="append trace events (JSON Lines) here")
     run.add_argument("--data", metavar="DIR",
                      help="keep node.storage in this directory (default: in memory only)")
     run.add_argument("--status", metavar="FILE",
                      help="rewrite this JSON file with the node's counters twice a second")
-    run.add_argument("--seed", type=int, default=None, help="seed node.rng")
+    run.add_argument("--seed", type=int, default=None,
+                     help="seed node.rng (and a client's workload; default 0 for a client)")
     run.add_argument("--quiet", action="store_true", help="do not print the node's log lines")
+    client = run.add_argument_group("clients", "run a dsys Client and record its history")
+    client.add_argument("--workload", metavar="TARGET",
+                        help="path/to/file.py:function or module:function; function(rng) "
+                             "returns the next operation (a dict with f, value, maybe key)")
+    client.add_argument("--ops", type=int, default=None, metavar="N",
+                        help="run N operations, then exit (default: until Ctrl-C)")
+    client.add_argument("--think", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long before each operation (default 0)")
+    client.add_argument("--history", metavar="FILE",
+                        help="write the history here (JSON Lines, for dsys check lin)")
     run.set_defaults(func=_run)
 
     cluster = subparsers.add_parser("cluster", help="run a whole cluster file on this machine")
@@ -48,6 +70,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     up.add_argument("--for", dest="duration", type=float, default=None, metavar="SECONDS",
                     help="stop everything after this many seconds")
     up.set_defaults(func=_cluster_up)
+    merge = actions.add_parser(
+        "merge-histories", help="merge the histories of several clients for dsys check lin",
+        description="Merge history files written by `dsys run --workload ... --history` into "
+                    "one, ordered by time, each (file, process) its own process. Check the "
+                    "result with `dsys check lin --model MODEL FILE`.")
+    merge.add_argument("files", nargs="+", metavar="FILE", help="history files (JSON Lines)")
+    merge.add_argument("-o", "--output", metavar="FILE",
+                       help="write the merged history here (default: standard output)")
+    merge.set_defaults(func=_merge_histories)
 
     maelstrom = subparsers.add_parser(
         "maelstrom", help="run a node that speaks Maelstrom's JSON protocol on stdin/stdout",
@@ -67,6 +98,13 @@ def _run(args: argparse.Namespace) -> int:
     from dsys.runtime.host import NodeHost
     from dsys.runtime.target import load_target
 
+    if args.workload is not None:
+        return _run_client(args)
+    given = [f"--{name}" for name in ("ops", "history") if getattr(args, name) is not None]
+    if args.think:
+        given.append("--think")
+    if given:
+        raise UsageError(f"{' and '.join(given)} run a client: pass --workload too")
     cluster = load_cluster(args.cluster)
     cluster.node(args.node)
     spec = args.target or cluster.target_of(args.node)
@@ -83,6 +121,57 @@ def _run(args: argparse.Namespace) -> int:
     print(f"dsys[{args.node}]: stopped after {stats.uptime:.1f} s: {stats.messages_in} "
           f"message(s) in, {stats.messages_out} out, {stats.handler_errors} handler "
           f"error(s), {refused} frame(s) refused{trace}", file=sys.stderr)
+    return 0
+
+
+def _run_client(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from dsys.runtime.client_host import run_client
+    from dsys.runtime.config import load_cluster
+    from dsys.runtime.target import load_target
+
+    if args.data is not None:
+        raise UsageError("--data: a client keeps no storage (run it without --data)")
+    cluster = load_cluster(args.cluster)
+    cluster.check_client_id(args.node)
+    if args.target is None:
+        raise UsageError(f"no TARGET: pass the client's factory (dsys run app.py:Client "
+                         f"--node {args.node} --workload ...)")
+    factory = load_target(args.target)
+    workload = load_target(args.workload, "a workload function")
+    seed = 0 if args.seed is None else args.seed
+    history: list[dict[str, Any]] = []
+    _run_trio(partial(_collect, history, run_client, factory, cluster, args.node,
+                      workload=workload, ops=args.ops, think=args.think, seed=seed,
+                      history=args.history, trace=args.trace, handle_signals=True,
+                      echo_logs=not args.quiet))
+    kinds = Counter(event["type"] for event in history)
+    done = kinds["ok"] + kinds["fail"] + kinds["info"]
+    still_open = kinds["invoke"] - done
+    elapsed = history[-1]["time"] - history[0]["time"] if history else 0.0
+    where = f"; history in {args.history}" if args.history else ""
+    print(f"dsys[{args.node}]: {done} operation(s) in {elapsed:.1f} s: {kinds['ok']} ok, "
+          f"{kinds['fail']} fail, {kinds['info']} info"
+          + (f", {still_open} still open" if still_open else "") + where, file=sys.stderr)
+    return 0
+
+
+async def _collect(into: list[dict[str, Any]], run: Callable[..., Any], *args: Any,
+                   **kwargs: Any) -> None:
+    into.extend(await run(*args, **kwargs))
+
+
+def _merge_histories(args: argparse.Namespace) -> int:
+    from dsys.runtime.history import HistoryWriter, merge_histories, save_history
+
+    merged = merge_histories(args.files)
+    if args.output is None:
+        sys.stdout.write("".join(HistoryWriter.line(event) + "\n" for event in merged))
+    else:
+        save_history(merged, args.output)
+        print(f"dsys: {len(merged)} event(s) of {len(args.files)} file(s) in {args.output}",
+              file=sys.stderr)
     return 0
 
 

@@ -42,7 +42,7 @@ import trio
 from dsys.core import codec
 from dsys.core.messages import short_name
 from dsys.errors import CodecError, ConfigError, UsageError
-from dsys.runtime.config import ClusterConfig, check_node_id, load_cluster
+from dsys.runtime.config import ClusterConfig, load_cluster
 from dsys.runtime.groups import unwrap_group
 from dsys.runtime.transport import make_transport
 from dsys.runtime.wire import Rejected, Wire
@@ -57,10 +57,7 @@ class ClusterClient:
     """A connected client endpoint; build it with :func:`open_client`."""
 
     def __init__(self, cluster: ClusterConfig, client_id: str) -> None:
-        if client_id in cluster.nodes:
-            raise ConfigError(f"client id {client_id!r} is a node of {cluster.source}; "
-                              "give the client its own id")
-        self.id = client_id
+        self.id = cluster.check_client_id(client_id)
         self.cluster = cluster
         self._wire = Wire(client_id, codec=cluster.codec, secret=cluster.secret,
                           max_frame=cluster.frame_limit, replay_window=cluster.replay_window)
@@ -159,7 +156,6 @@ async def open_client(cluster: ClusterConfig | str | os.PathLike[str],
         cluster = load_cluster(cluster)
     if client_id is None:
         client_id = f"client-{secrets.token_hex(4)}"
-    check_node_id(client_id)
     client = ClusterClient(cluster, client_id)
     await client._transport.open(client)
     try:

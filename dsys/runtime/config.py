@@ -127,6 +127,15 @@ class ClusterConfig:
         """Every endpoint with a fixed address: nodes and listed clients."""
         return {**self.nodes, **self.clients}
 
+    def check_client_id(self, client_id: object) -> str:
+        """``client_id`` if a client may use it: a valid id that is not a node's (listed
+        under ``[clients]``, or ephemeral); else a one-line :class:`ConfigError`."""
+        client_id = check_node_id(client_id)
+        if client_id in self.nodes:
+            raise ConfigError(f"client id {client_id!r} is a node of {self.source}; give the "
+                              "client its own id (listed under [clients], or any other)")
+        return client_id
+
     @property
     def frame_limit(self) -> int:
         """The largest frame this cluster sends or accepts, in bytes (UDP caps it)."""

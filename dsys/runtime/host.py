@@ -22,6 +22,10 @@ Rules of this file (the same semantics as the simulator, on a real clock):
   **counted**, recorded in the trace as an ``error`` event, and the node **keeps
   serving**: a server should not die because one request tripped a bug. (The simulator
   stops instead, because there a reproducible report is worth more.)
+* A message goes to a node the host knows (the rule of :mod:`dsys.core.rules`, the
+  simulator's too): the nodes and ``[clients]`` of the cluster file, and the ids this
+  node has heard from (ephemeral clients). Any other destination raises
+  :class:`~dsys.errors.UsageError` in the handler, which then counts as a handler error.
 * The trace is the node's own record, not part of its service: a trace file that cannot
   be written (disk full, say) is **logged** (at most once a second) and **counted**
   (``trace_errors``), and the node **keeps serving**. Such an error never reaches the
@@ -48,8 +52,8 @@ import signal
 import sys
 import time
 import traceback
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Collection, Mapping
 from functools import partial
 from pathlib import Path
 from random import Random
@@ -61,6 +65,7 @@ import trio
 from dsys.core import codec
 from dsys.core.messages import short_name
 from dsys.core.node import Node, construct
+from dsys.core.rules import check_destination
 from dsys.core.storage import Storage
 from dsys.errors import CodecError, UsageError
 from dsys.runtime.config import ClusterConfig
@@ -75,6 +80,9 @@ NodeFactory = Callable[[], Node]
 _BURST = 64
 #: Seconds between two stderr lines about the same kind of problem (the trace has all).
 _LOG_INTERVAL = 1.0
+#: Ids outside the cluster file a host remembers having heard from (ephemeral clients it
+#: may answer); beyond this many, the least recently heard are forgotten.
+MAX_HEARD = 65536
 
 
 @attrs.frozen
@@ -222,9 +230,13 @@ class _Context:
 class HostBase:
     """What every real-time host shares: the node task, timers, trace, storage, counters.
 
-    Subclasses provide the I/O: :meth:`_send` (how a message leaves) and a ``run``
-    coroutine that boots the node with :meth:`_boot` and then awaits :meth:`_run_node`.
+    Subclasses provide the I/O: :meth:`_send` (how a message leaves, after
+    :meth:`_check_destination`) and a ``run`` coroutine that boots the node with
+    :meth:`_boot` and then awaits :meth:`_run_node`.
     """
+
+    #: The context class given to the node (a client host gives a ClientContext).
+    _context_class: type[_Context] = _Context
 
     def __init__(self, factory: NodeFactory, *, trace: str | os.PathLike[str] | None = None,
                  echo_logs: bool = True, seed: int | None = None, inbox_size: int = 1024,
@@ -255,6 +267,10 @@ class HostBase:
         self._rejected: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
         self._last_warned: dict[str, tuple[float, int]] = {}
+        # Who the node may send to (see the module docstring): the ids a host knows from
+        # its configuration, and the ids it has heard from.
+        self._known: Collection[str] = frozenset()
+        self._heard: OrderedDict[str, None] = OrderedDict()
 
     # ----- observing -------------------------------------------------------------------
 
@@ -302,7 +318,7 @@ class HostBase:
             rng = Random()
         else:  # the simulator's labels, so a seeded run is reproducible where it can be
             rng = Random(f"{self._seed}/node/{node_id}/{self.incarnation}")
-        ctx = _Context(self, node_id, peers, rng, storage)
+        ctx = self._context_class(self, node_id, peers, rng, storage)
         self._record("restart" if recovered else "start", {"incarnation": self.incarnation})
         try:
             self.node = construct(self._factory, ctx)
@@ -409,7 +425,7 @@ class HostBase:
             return
         self.messages_in += 1
         if self._trace is not None:
-            self._record("deliver", describe())
+            self._record("recv", describe())
         try:
             node._dispatch_message(src, msg, stamps)
         except Exception as exc:
@@ -437,6 +453,21 @@ class HostBase:
 
     def _send(self, dst: str, msg: object, stamps: dict[str, Any] | None) -> None:
         raise NotImplementedError  # pragma: no cover - each host sends its own way
+
+    def _heard_from(self, src: str) -> None:
+        """Remember ``src``, an id not in the configuration, as one the node may answer."""
+        heard = self._heard
+        heard[src] = None
+        heard.move_to_end(src)
+        if len(heard) > MAX_HEARD:
+            heard.popitem(last=False)
+
+    def _check_destination(self, dst: object, msg: object) -> None:
+        """Raise the core's :class:`UsageError` unless ``dst`` is known (see the module
+        docstring). Hosts call it only when the fast test (``dst in self._known``) fails."""
+        if isinstance(dst, str) and dst in self._heard:
+            return
+        check_destination(self.node_id, dst, short_name(msg), self._known)
 
     def _set_timer(self, name: str, delay: float) -> None:
         if not isinstance(name, str):
@@ -550,10 +581,11 @@ class NodeHost(HostBase):
                  status_file: str | os.PathLike[str] | None = None,
                  handle_signals: bool = False, echo_logs: bool = True,
                  seed: int | None = None, stderr: IO[str] | None = None) -> None:
-        cluster.node(node_id)  # a one-line error for an unknown id
+        self._check_id(cluster, node_id)  # a one-line error for an id of the wrong kind
         super().__init__(factory, trace=trace, echo_logs=echo_logs, seed=seed, stderr=stderr)
         self.node_id = node_id
         self.cluster = cluster
+        self._known = frozenset(cluster.endpoints()) | {node_id}
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._status_file = Path(status_file) if status_file is not None else None
         self._handle_signals = handle_signals
@@ -574,9 +606,9 @@ class NodeHost(HostBase):
         # Bind and boot outside any nursery, so that a problem (port in use, a data
         # directory of another node, a factory that raises) is one plain error.
         await self._transport.open(self)
-        self._print(f"listening on {self.cluster.transport} {self.address} (pid {os.getpid()})")
+        self._print(self._hello())
         try:
-            self._boot(self.node_id, self.cluster.peers_of(self.node_id), self._data_dir)
+            self._boot(self.node_id, self._peers(), self._data_dir)
             self._flush()  # the start is on disk, even if the node is killed at once
             async with trio.open_nursery() as nursery:
                 self._cancel_scope = nursery.cancel_scope
@@ -589,6 +621,7 @@ class NodeHost(HostBase):
                 if self._status_file is not None:
                     self._write_status("up")
                     nursery.start_soon(self._status_loop)
+                self._start_tasks(nursery)
                 task_status.started()
                 await self._run_node()
         finally:
@@ -597,6 +630,20 @@ class NodeHost(HostBase):
             if self._status_file is not None:
                 self._write_status("stopped")
             self._close()
+
+    # ----- what a subclass may change (a client host does) -------------------------------
+
+    def _check_id(self, cluster: ClusterConfig, node_id: str) -> None:
+        cluster.node(node_id)
+
+    def _peers(self) -> tuple[str, ...]:
+        return self.cluster.peers_of(self.node_id)
+
+    def _hello(self) -> str:
+        return f"listening on {self.cluster.transport} {self.address} (pid {os.getpid()})"
+
+    def _start_tasks(self, nursery: trio.Nursery) -> None:
+        """Start more tasks beside the node's (called once the node has started)."""
 
     # ----- the network side: frames in -----------------------------------------------
 
@@ -608,6 +655,8 @@ class NodeHost(HostBase):
             self._reject(rejected.reason, rejected.detail, peer)
             return
         self._transport.learn(frame.src, reply_path)  # how to answer it (see the transport)
+        if frame.src not in self._known:
+            self._heard_from(frame.src)  # an ephemeral client: the node may answer it
         await self._submit(partial(self._deliver_frame, frame))
 
     def frame_rejected(self, reason: str, detail: str, peer: str) -> None:
@@ -624,9 +673,8 @@ class NodeHost(HostBase):
     # ----- the node side: messages out -------------------------------------------------
 
     def _send(self, dst: str, msg: object, stamps: dict[str, Any] | None) -> None:
-        if not isinstance(dst, str):
-            raise UsageError(f"node {self.node_id} sent {short_name(msg)} to {dst!r}: "
-                             "destinations are node ids (strings)")
+        if dst.__class__ is not str or dst not in self._known:
+            self._check_destination(dst, msg)  # raises for an id it has not heard from
         envelope = codec.encode(msg, stamps)  # CodecError for an unregistered message
         data = self._wire.seal(dst, envelope)
         if len(data) > self._wire.max_frame:

@@ -31,6 +31,11 @@ answers on stdout, logs on stderr. ``dsys maelstrom app.py:Factory`` is such a p
   ``peers`` = the other ``node_ids`` (sorted), answers ``init_ok``, then runs
   ``on_start`` (``on_recover`` if ``--data-dir`` shows it ran before).
 * Layer stamps (e.g. a Lamport clock) travel in the body key ``dsys_stamps``.
+* A node sends to the ``node_ids`` of ``init``, to Maelstrom's services (``lin-kv``,
+  ``seq-kv``, ``lww-kv``, ``lin-tso``) and to whoever it has heard from (Maelstrom's
+  clients ``c1``, ``c2``...); any other destination raises the
+  :class:`~dsys.errors.UsageError` every host raises (see :mod:`dsys.core.rules`), and
+  the request being handled is answered ``crash``.
 
 Example:
     >>> from dsys import message
@@ -59,13 +64,15 @@ import trio
 
 from dsys.core import codec
 from dsys.core.messages import message, message_tag, registered_messages, short_name
-from dsys.errors import CodecError, UsageError
+from dsys.errors import CodecError
 from dsys.runtime.host import HostBase, NodeFactory
 
 #: A line longer than this (bytes) is refused: Maelstrom never sends anything close.
 MAX_LINE = 1 << 20
 #: The body key that carries layer stamps between dsys nodes.
 STAMPS_KEY = "dsys_stamps"
+#: Maelstrom's own services, which a node may send to without having heard from them.
+SERVICES = ("lin-kv", "lin-tso", "lww-kv", "seq-kv")
 _RESERVED = frozenset({"type", "msg_id", "in_reply_to", STAMPS_KEY})
 
 
@@ -288,6 +295,8 @@ class MaelstromHost(HostBase):
             self._reject("wrong destination", f"message for {dest!r} reached {self.node_id!r}",
                          src)
             return
+        if src not in self._known:
+            self._heard_from(src)  # a client: the node may answer it
         try:
             msg, msg_id, stamps = self._codec.decode(body)
         except _Refusal as refusal:
@@ -324,14 +333,14 @@ class MaelstromHost(HostBase):
         self._write(src, {"type": "init_ok", "msg_id": self._new_msg_id(),
                           **({"in_reply_to": msg_id} if msg_id is not None else {})})
         peers = tuple(sorted(set(node_ids) - {node_id}))
+        self._known = frozenset(node_ids) | {node_id, *SERVICES}
         self._boot(node_id, peers, self._data_dir / node_id if self._data_dir else None)
 
     # ----- output -------------------------------------------------------------------------
 
     def _send(self, dst: str, msg: object, stamps: dict[str, Any] | None) -> None:
-        if not isinstance(dst, str):
-            raise UsageError(f"node {self.node_id} sent {short_name(msg)} to {dst!r}: "
-                             "destinations are node ids (strings)")
+        if dst.__class__ is not str or dst not in self._known:
+            self._check_destination(dst, msg)  # raises for an id it has not heard from
         body = self._codec.encode(msg, stamps)
         body.setdefault("msg_id", self._new_msg_id())
         handling = self._handling

@@ -64,7 +64,7 @@ from typing import Any
 import attrs
 
 from dsys.core import codec
-from dsys.core.client import Client, normalize_op
+from dsys.core.client import Client, check_completion, normalize_op
 from dsys.core.node import Node, construct
 from dsys.core.rules import check_destination, check_node_id, check_timer
 from dsys.core.storage import Storage
@@ -297,9 +297,7 @@ class _Context:
     def complete(self, kind: str, value: Any) -> None:
         if self.client is None:
             raise UsageError(f"{self.node_id} is not a client; only clients complete operations")
-        if self.client[1] is None:
-            raise UsageError(f"client {self.node_id} completed an operation ({kind}) but none "
-                             "is in progress; complete each operation exactly once")
+        check_completion(self.node_id, kind, self.client[1])
         self.completed.append((kind, value))
         self.client[1] = None
 
@@ -478,7 +476,9 @@ class Search:
             workload; the operations are drawn as the simulator draws them (same seeds).
         ops: operations per client.
         seed: seeds the nodes' ``rng`` and the workloads, as in ``Simulation(seed=...)``.
-        drops, duplicates, crashes: how many of each fault a path may contain.
+        drops: how many messages a path may lose.
+        duplicates: how many messages a path may duplicate.
+        crashes: how many crashes a path may contain (a crashed node may restart).
         symmetry: groups of interchangeable node ids (e.g. ``[("s1", "s2", "s3")]``):
             states equal up to renaming them count once (ids are renamed where they appear
             as whole strings).

@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 from random import Random
 from typing import TYPE_CHECKING, Any
 
-from dsys.core.client import SAME, Client, history_event, normalize_op
+from dsys.core.client import SAME, Client, check_completion, history_event, normalize_op
 from dsys.errors import UsageError
 from dsys.sim.events import Invoke
 from dsys.sim.network import Latency, as_latency
@@ -141,11 +141,7 @@ class ClientDriver:
     def complete(self, client_id: str, incarnation: int, kind: str, value: Any) -> None:
         """The client finished its operation (``ok``, ``fail`` or ``info``)."""
         state = self.clients[client_id]
-        if state.op is None:
-            raise UsageError(
-                f"client {client_id} completed an operation ({kind}) but none is in progress; "
-                "complete each operation exactly once"
-            )
+        check_completion(client_id, kind, state.op)
         self._record(state, kind, value)
         state.op = None
         if kind == "info":

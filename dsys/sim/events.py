@@ -37,7 +37,7 @@ Example:
     >>> [e.describe() for e in sim.pending()]
     ['deliver Hey() a -> b (message #1)', 'deliver Hey() b -> a (message #2)']
     >>> sim.fire(sim.pending()[1])        # b's greeting arrives first: our choice
-    >>> next(e.node for e in sim.trace if e.kind == "deliver")
+    >>> next(e.node for e in sim.trace if e.kind == "recv")
     'a'
 """
 
@@ -57,11 +57,14 @@ class Event:
     ``seq`` orders events due at the same instant (the order they were scheduled in).
     """
 
-    __slots__ = ("seq", "time")
+    __slots__ = ("seq", "source", "time")
 
     kind: ClassVar[str] = "event"
     time: float
     seq: int
+    #: For a delivery or a timer: the plain tuple the simulator queues in its place (see
+    #: ``Simulation._record_of``); None for the records queued as they are.
+    source: object
 
     @property
     def node(self) -> str | None:
@@ -93,6 +96,7 @@ class Deliver(Event):
 
     def __init__(self, mid: int, src: str, dst: str, msg: object,
                  stamps: dict[str, Any] | None, check: tuple[object, bytes] | None) -> None:
+        self.source = None
         self.id = mid
         self.src = src
         self.dst = dst
@@ -118,6 +122,7 @@ class Timer(Event):
     kind = "timer"
 
     def __init__(self, node: str, name: str, generation: int) -> None:
+        self.source = None
         self.target = node
         self.name = name
         self.generation = generation
@@ -141,6 +146,7 @@ class Start(Event):
     kind = "start"
 
     def __init__(self, nodes: list[str]) -> None:
+        self.source = None
         self.nodes = nodes  # the simulator appends to it until it fires
 
     def describe(self) -> str:
@@ -157,6 +163,7 @@ class Invoke(Event):
     kind = "invoke"
 
     def __init__(self, client: str, incarnation: int) -> None:
+        self.source = None
         self.client = client
         self.incarnation = incarnation
 
@@ -179,6 +186,7 @@ class Call(Event):
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
                  kwargs: dict[str, Any] | None = None) -> None:
+        self.source = None
         self.fn = fn
         self.args = args
         self.kwargs = kwargs or {}

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from dsys.trace import svg, terminal
-from dsys.trace.events import EVENT_KINDS, Trace
+from dsys.trace.events import EVENT_KINDS, KIND_ALIASES, Trace
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node", action="append", help="only this node (repeatable)")
-    parser.add_argument("--kind", action="append", choices=sorted(EVENT_KINDS), metavar="KIND",
+    parser.add_argument("--kind", action="append", metavar="KIND",
+                        choices=sorted({*EVENT_KINDS, *KIND_ALIASES}),
                         help="only this event kind (repeatable): " + ", ".join(EVENT_KINDS))
     parser.add_argument("--start", type=float, default=None, help="from this time (seconds)")
     parser.add_argument("--end", type=float, default=None, help="up to this time (seconds)")

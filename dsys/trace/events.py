@@ -1,11 +1,16 @@
 """Trace events and traces: everything that happened in a run, in order.
 
 A trace is a list of :class:`TraceEvent` (time, node, kind, data). The simulator records
-one for every send, delivery, drop, duplicate, timer set / fire / cancel, crash, restart,
-partition, heal, client invoke / complete and node log line; the real runtime writes the
-same schema with real timestamps. Saved as JSON Lines, one event per line::
+one for every send, arrival (``recv``), drop, duplicate, timer set / fire / cancel, crash,
+restart, partition, heal, client invoke / complete and node log line; the real runtime
+writes the same schema with real timestamps. Saved as JSON Lines, one event per line::
 
-    {"time":0.0031,"node":"b","kind":"deliver","data":{"from":"a","id":1,"msg":{...}}}
+    {"time":0.0031,"node":"b","kind":"recv","data":{"from":"a","id":1,"msg":{...}}}
+
+``recv`` is a message arriving at a node from the network. It is not the *delivery* that
+protocols speak of (a broadcast protocol receives a message, then delivers it to the
+application when its rules allow: that is a ``note``). Traces written before the kind had
+its name call it ``deliver``: :meth:`Trace.load` and :meth:`Trace.filter` still accept it.
 
 :meth:`Trace.digest` is a SHA-256 of those lines: two runs with the same code, seed and
 scenario have the same digest, in any process and under any ``PYTHONHASHSEED``.
@@ -29,7 +34,7 @@ from dsys.errors import UsageError
 EVENT_KINDS: dict[str, str] = {
     "start": "node",
     "send": "message",
-    "deliver": "message",
+    "recv": "message",
     "drop": "fault",
     "duplicate": "fault",
     "timer_set": "timer",
@@ -49,6 +54,9 @@ EVENT_KINDS: dict[str, str] = {
     "error": "fault",
     "sync": "node",
 }
+
+#: Former names of event kinds, still read from old trace files and accepted in filters.
+KIND_ALIASES: dict[str, str] = {"deliver": "recv"}
 
 
 @attrs.frozen(slots=True)
@@ -83,7 +91,7 @@ class TraceEvent:
         match self.kind:
             case "send":
                 return f"send {_msg_text(d.get('msg'))} to {d.get('to')} (#{d.get('id')})"
-            case "deliver":
+            case "recv":
                 return f"recv {_msg_text(d.get('msg'))} from {d.get('from')} (#{d.get('id')})"
             case "drop":
                 what = d.get("type") or name or "frame"
@@ -207,7 +215,7 @@ class Trace(Sequence[TraceEvent]):
     ) -> Trace:
         """The events on ``nodes``, of ``kinds``, with ``start <= time <= end``."""
         node_set = set(nodes) if nodes is not None else None
-        kind_set = set(kinds) if kinds is not None else None
+        kind_set = {KIND_ALIASES.get(k, k) for k in kinds} if kinds is not None else None
         if kind_set is not None:
             unknown = kind_set - set(EVENT_KINDS)
             if unknown:
@@ -260,8 +268,9 @@ class Trace(Sequence[TraceEvent]):
                 continue
             try:
                 raw = json.loads(line)
+                kind = str(raw["kind"])
                 events.append(
-                    TraceEvent(float(raw["time"]), str(raw["node"]), str(raw["kind"]),
+                    TraceEvent(float(raw["time"]), str(raw["node"]), KIND_ALIASES.get(kind, kind),
                                dict(raw.get("data") or {}))
                 )
             except (ValueError, KeyError, TypeError) as exc:

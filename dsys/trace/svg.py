@@ -14,7 +14,7 @@ Example:
     >>> ping = {"type": "x:Ping", "body": {}}
     >>> trace = Trace([
     ...     TraceEvent(0.0, "a", "send", {"to": "b", "id": 1, "msg": ping}),
-    ...     TraceEvent(0.004, "b", "deliver", {"from": "a", "id": 1, "msg": ping}),
+    ...     TraceEvent(0.004, "b", "recv", {"from": "a", "id": 1, "msg": ping}),
     ... ])
     >>> svg = draw(trace)
     >>> svg.startswith("<svg") and "Ping" in svg
@@ -122,7 +122,7 @@ def draw(trace: Trace, *, nodes: list[str] | None = None, height: float = 600.0,
         y = y_of[e.time]
         x = x_of.get(e.node)
         tip = escape(f"{e.time:.6f} {e.node}: {e.describe()}")
-        if e.kind == "deliver":
+        if e.kind == "recv":
             send = sends.get(e.data.get("id"))
             if send is not None and send.node in x_of and x is not None:
                 out.append(_arrow(x_of[send.node], y_of[send.time], x, y, "message", tip,

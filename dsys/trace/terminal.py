@@ -29,7 +29,7 @@ STYLES: dict[str, str] = {
     "start": "bold green",
     "restart": "bold green",
     "send": "cyan",
-    "deliver": "green",
+    "recv": "green",
     "drop": "red",
     "duplicate": "magenta",
     "timer_set": "dim yellow",

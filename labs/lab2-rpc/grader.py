@@ -21,6 +21,12 @@ At the end of the run:
 * liveness: once the faults stop, every client finishes its workload within
   ``LIVENESS_TIMEOUT`` virtual seconds, and operations on a calm network do not time out.
 
+And in tests of their own: every operation ends within ``OP_TIMEOUT`` (virtual time) of
+its invocation; on a calm network an operation costs about one request and one reply, and
+once the work is done nobody sends anything; the duplicate table holds about one reply per
+client, measured through nested containers (:func:`held`); hundreds of operations per
+client, and copies held up in the network for more than a second, change nothing.
+
 Each test runs over many seeds; a seed fixes every choice of the network, the faults and
 the workloads, so a failing seed replays exactly.
 """
@@ -28,6 +34,7 @@ the workloads, so a failing seed replays exactly.
 from __future__ import annotations
 
 import itertools
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from random import Random
 from typing import Any
@@ -57,6 +64,33 @@ APPLIED_SHOWN = 8
 
 #: How many trace events a failure shows of what happened to one operation.
 STORY_EVENTS = 16
+
+#: The handout's OP_TIMEOUT: a client gives up on an operation after this many seconds.
+OP_TIMEOUT = 1.0
+
+#: How late after OP_TIMEOUT an operation may end: a client that checks its deadline only
+#: when its retry timer fires ends up to a retry interval late.
+TIMEOUT_SLACK = 0.1
+
+#: Messages per operation each node may send on a calm network: one request and one reply
+#: is what the protocol needs there; the margin is for other designs.
+BUDGET = 1.2
+
+#: The calm network of ``message_budget``: no loss, no copies, and every message takes the
+#: longest latency of the default network, so a round trip takes exactly 20 ms.
+CALM_LATENCY = 0.01
+
+#: Values the duplicate table may hold per client, counted through nested containers: the
+#: reply to one request (a dict entry, a reply and its fields) holds about 4.
+TABLE_VALUES_PER_CLIENT = 10
+
+#: Virtual seconds of silence the quiet test wants, once every client is done and the
+#: copies still in the network have arrived (``SETTLE`` seconds later).
+QUIET_FOR = 2.0
+SETTLE = 0.5
+
+#: Trace kinds of a message's arrival at a node (the newer name first).
+ARRIVALS = ("recv", "deliver")
 
 WRITES = ("put", "append")
 
@@ -270,15 +304,32 @@ def finish(trial: Trial, run: Run, *, why: str, faults_end: float = 0.0,
         started = len(ops)
         when = f"the faults stopped at {faults_end:g} s, yet " if faults_end else ""
         stuck = "; ".join(f"{op.describe()} (invoked at t={op.invoked:.3f})" for op in pending)
+        hint = ""
+        overdue = [op for op in pending if sim.now - op.invoked > OP_TIMEOUT + TIMEOUT_SLACK]
+        infos = [op for op in ops if op.status == "info"]
+        if overdue:
+            op = overdue[0]
+            trial.focus(start=max(op.invoked, sim.now - 1.0), nodes=[op.client, SERVER])
+            hint = (f" {op.describe()} had waited {sim.now - op.invoked:.3f} s, more than "
+                    f"OP_TIMEOUT ({OP_TIMEOUT:g} s): does the client give up (info) when "
+                    "OP_TIMEOUT passes without a reply, measured in virtual time (a timer)? "
+                    + exchange(sim, op.client, op.invoked, sim.now).hint())
+        elif infos:
+            op = infos[0]
+            assert op.completed is not None
+            trial.focus(start=op.invoked, end=op.completed, nodes=[op.client, SERVER])
+            hint = (f" {len(infos)} operations ended without a reply (info), each after "
+                    f"waiting OP_TIMEOUT; the first: {op.describe()}, invoked at "
+                    f"t={op.invoked:.3f}. "
+                    + exchange(sim, op.client, op.invoked, op.completed).hint())
         raise AssertionError(
             f"{when}by virtual time {deadline:g} s the clients had started only {started} of "
-            f"{run.total_ops} operations, and these never completed: {stuck or '(none)'}. "
-            "Does the client retransmit until the reply comes, and give up (info) after "
-            "OP_TIMEOUT if it never does?"
+            f"{run.total_ops} operations, and these never completed: {stuck or '(none)'}."
+            + hint
         )
     ops = operations(sim.history)
     check_reports(run, ops)
-    few_timeouts(ops, why=why, after=faults_end, allowed=allowed)
+    few_timeouts(trial, run, ops, why=why, after=faults_end, allowed=allowed)
     check_history(run)
 
 
@@ -364,7 +415,7 @@ def check_history(run: Run) -> None:
     raise AssertionError("\n".join(lines))
 
 
-def few_timeouts(ops: Sequence[Op], *, why: str, after: float = 0.0,
+def few_timeouts(trial: Trial, run: Run, ops: Sequence[Op], *, why: str, after: float = 0.0,
                  allowed: float = 0.0) -> None:
     """Of the operations invoked at or after ``after``, at most the fraction ``allowed``
     ended without a reply (info)."""
@@ -374,24 +425,107 @@ def few_timeouts(ops: Sequence[Op], *, why: str, after: float = 0.0,
         return
     op = late[0]
     tolerated = f" (the grader tolerates {allowed:.0%})" if allowed else ""
+    end = op.completed if op.completed is not None else run.sim.now
+    trial.focus(start=op.invoked, end=end, nodes=[op.client, SERVER])
     raise AssertionError(
         f"{len(late)} of {len(judged)} operations invoked {why} ended without a reply{tolerated}; "
         f"the first: {op.describe()}, invoked at t={op.invoked:.3f}, ended with {op.status} at "
-        f"t={op.completed:.3f}. With a retransmission every few tens of milliseconds, a request "
-        "and its reply get through long before the client gives up: does the client "
-        "retransmit, again and again, with the same request id, and does the server answer "
-        "every retry?"
+        f"t={end:.3f}. " + exchange(run.sim, op.client, op.invoked, end).hint()
     )
 
 
-def _table_size(server: Any) -> int:
+@attrs.frozen
+class Exchange:
+    """The messages between one client and the server during one operation, as the trace
+    shows them."""
+
+    client: str
+    sent: int  # requests the client sent
+    server_got: int  # of its messages, how many reached the server
+    server_sent: int  # messages the server sent to the client
+    client_got: int  # of those, how many reached the client
+
+    def hint(self) -> str:
+        """What the counts suggest, in words."""
+        c = self.client
+        counts = (f"During it, {c} sent {self.sent} message(s), {self.server_got} reached the "
+                  f"server; the server sent {self.server_sent} to {c}, {self.client_got} "
+                  "arrived.")
+        if self.sent <= 1:
+            why = (f"{c} sent its request once and never again: while no reply comes, send it "
+                   "again every RETRY_TIMEOUT, with the same request id.")
+        elif self.server_got == 0:
+            why = (f"None of {c}'s messages reached the server: it was cut off; once the "
+                   "network heals, its retransmissions must get through.")
+        elif self.server_sent == 0:
+            why = ("The server answered none of the copies it received: does it answer a retry "
+                   "(the id of its table's entry) with the remembered reply? Is a new request "
+                   "(a higher id) executed? Does it take a new request for a late copy?")
+        elif self.client_got:
+            why = (f"Replies reached {c}, yet the operation did not complete: does {c} take "
+                   "the reply that carries the id of the request in flight?")
+        else:
+            why = "The server's replies were all lost: do retries get answered every time?"
+        return f"{counts} {why}"
+
+
+def exchange(sim: Simulation, client: str, start: float, end: float) -> Exchange:
+    """Count, from the trace, the messages between ``client`` and the server from ``start``
+    to ``end``."""
+    sent = server_got = server_sent = client_got = 0
+    for event in sim.trace.filter(nodes=[client, SERVER], start=start, end=end):
+        data = event.data
+        if event.node == client:
+            if event.kind == "send" and data.get("to") == SERVER:
+                sent += 1
+            elif event.kind in ARRIVALS and data.get("from") == SERVER:
+                client_got += 1
+        elif event.kind == "send" and data.get("to") == client:
+            server_sent += 1
+        elif event.kind in ARRIVALS and data.get("from") == client:
+            server_got += 1
+    return Exchange(client, sent, server_got, server_sent, client_got)
+
+
+def held(value: Any) -> int:
+    """How many values ``value`` holds, counted through nested containers: a number, a
+    string or None counts 1; a dict, list, tuple, set or deque counts 1 plus what its items
+    (and a dict's keys) hold; so does an object, with its fields."""
+    count = 0
+    stack = [value]
+    seen: set[int] = set()
+    while stack and count < 1_000_000:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, (str, bytes, int, float, bool)) or item is None:
+            continue
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset, deque)):
+            stack.extend(item)
+        elif attrs.has(type(item)):
+            stack.extend(getattr(item, field.name, None) for field in attrs.fields(type(item)))
+        else:
+            stack.extend(vars(item).values() if hasattr(item, "__dict__") else ())
+            for cls in type(item).__mro__:
+                for name in getattr(cls, "__slots__", ()):
+                    if name not in ("__dict__", "__weakref__") and hasattr(item, name):
+                        stack.append(getattr(item, name))
+    return count
+
+
+def _table(server: Any) -> Any:
     table = getattr(server, "replies", None)
-    if table is None or not hasattr(table, "__len__"):
+    if not isinstance(table, dict):
         raise AssertionError(
             "KVServer has no duplicate table in self.replies (a dict): keep the table there, "
             "the grader measures it"
         )
-    return len(table)
+    return table
 
 
 def _server(sim: Simulation) -> Any:
@@ -405,21 +539,21 @@ def _calm(network: Network) -> Callable[[], None]:
 # ----- the graded tests ----------------------------------------------------------------------
 
 
-@graded(points=10, runs=10)
+@graded(points=8, runs=10)
 def perfect_network(trial: Trial) -> None:
     """Three clients' operations are linearizable when the network loses nothing."""
     run = build(trial, Network(), clients=3, ops=15)
     finish(trial, run, why="on a network that loses nothing")
 
 
-@graded(points=15, runs=40)
+@graded(points=12, runs=40)
 def lossy_network(trial: Trial) -> None:
     """With 30% of messages lost, retried operations apply once, and few time out."""
     run = build(trial, Network(drop=0.3), clients=4, ops=15)
     finish(trial, run, why="on a network that loses 30% of messages", allowed=MAY_TIME_OUT)
 
 
-@graded(points=15, runs=40)
+@graded(points=12, runs=40)
 def duplicates_and_reordering(trial: Trial) -> None:
     """Copies and late requests and replies are never applied twice or taken as answers."""
     network = Network(duplicate=0.3, reorder=0.5, reorder_delay=0.2)
@@ -427,7 +561,7 @@ def duplicates_and_reordering(trial: Trial) -> None:
     finish(trial, run, why="on a network that duplicates and delays messages but loses none")
 
 
-@graded(points=15, runs=30)
+@graded(points=12, runs=30)
 def concurrent_clients(trial: Trial) -> None:
     """Eight clients at once, on two keys: their requests are never mistaken for each other."""
     network = Network(drop=0.15, duplicate=0.15, reorder=0.2, reorder_delay=0.05)
@@ -435,7 +569,7 @@ def concurrent_clients(trial: Trial) -> None:
     finish(trial, run, why="with no partition", allowed=MAY_TIME_OUT)
 
 
-@graded(points=15, runs=60)
+@graded(points=12, runs=60)
 def partitions(trial: Trial) -> None:
     """Clients cut off for longer than they wait: timeouts are info, and all ends well."""
     run = build(trial, Network(), clients=4, ops=20, think=(0.02, 0.15))
@@ -444,7 +578,7 @@ def partitions(trial: Trial) -> None:
     finish(trial, run, why="after the faults stopped", faults_end=calm)
 
 
-@graded(points=20, runs=80)
+@graded(points=17, runs=80)
 def everything_at_once(trial: Trial) -> None:
     """Loss, copies, reordering and cut-off clients together, then a calm network."""
     network = Network(drop=0.2, duplicate=0.2, reorder=0.3, reorder_delay=0.15)
@@ -455,15 +589,113 @@ def everything_at_once(trial: Trial) -> None:
     finish(trial, run, why="after the faults stopped", faults_end=calm)
 
 
-@graded(points=10, runs=10)
+@graded(points=8, runs=10)
 def bounded_table(trial: Trial) -> None:
-    """The duplicate table keeps no more than one reply per client."""
+    """The duplicate table keeps no more than one reply per client, nested containers included."""
     network = Network(drop=0.1, duplicate=0.1, reorder=0.2, reorder_delay=0.1)
     run = build(trial, network, clients=3, ops=40, think=(0.0, 0.01))
     finish(trial, run, why="with no partition", allowed=MAY_TIME_OUT)
-    size = _table_size(_server(run.sim))
-    assert size <= len(run.clients), (
-        f"after {run.total_ops} operations of {len(run.clients)} clients the duplicate table "
+    table = _table(_server(run.sim))
+    clients = len(run.clients)
+    size = len(table)
+    assert size <= clients, (
+        f"after {run.total_ops} operations of {clients} clients the duplicate table "
         f"holds {size} entries. A client that sends request n + 1 has finished with request "
         "n: the server can forget the reply to n then, and keep one entry per client."
     )
+    values = held(table)
+    limit = TABLE_VALUES_PER_CLIENT * clients + 1
+    assert values <= limit, (
+        f"after {run.total_ops} operations of {clients} clients the duplicate table has "
+        f"{size} entries, but they hold {values} values in all, counted through nested "
+        f"containers (dicts, lists, tuples, sets, and the fields of objects); one reply per "
+        f"client holds about 4, and the grader allows {limit}. Does an entry keep every reply "
+        "of its client? A client that sends request n + 1 has finished with request n: "
+        "replace its entry, do not add to it."
+    )
+
+
+@graded(points=4, runs=20)
+def quiet_when_done(trial: Trial) -> None:
+    """Once every client has finished its workload, no node sends anything more."""
+    run = build(trial, Network(drop=0.2, duplicate=0.2), clients=3, ops=10)
+    finish(trial, run, why="with no partition", allowed=MAY_TIME_OUT)
+    sim = run.sim
+    done_at = sim.now
+    # Copies still in the network may arrive and be answered; after that, silence.
+    trial.run(sim, done_at + SETTLE)
+    start = sim.now
+    trial.run(sim, start + QUIET_FOR)
+    noisy = Counter(e.node for e in sim.trace.filter(kinds=["send"], start=start))
+    if noisy:
+        trial.focus(start=start, nodes=sorted(noisy))
+        who = ", ".join(f"{node} sent {count}" for node, count in sorted(noisy.items()))
+        raise AssertionError(
+            f"every client had finished its workload at t={done_at:.3f} s, yet from "
+            f"t={start:.3f} s to t={sim.now:.3f} s {who} messages. With no operation in "
+            "flight there is nothing to retransmit: does the client cancel its retry timer "
+            "when the reply comes (and when it gives up)?")
+
+
+@graded(points=4, runs=10)
+def message_budget(trial: Trial) -> None:
+    """On a calm network, an operation costs one request and one reply, or close."""
+    run = build(trial, Network(latency=CALM_LATENCY), clients=3, ops=20)
+    finish(trial, run, why="on a network that loses nothing")
+    sent = Counter(e.node for e in run.sim.trace.filter(kinds=["send"]))
+    ops = run.total_ops
+    budget = int(BUDGET * ops)
+    requests = sum(sent[client] for client in run.clients)
+    for who, count, hint in (
+            ("the clients", requests, "Is RETRY_TIMEOUT longer than a round trip? A shorter "
+             "one sends every request again before its reply can arrive."),
+            ("the server", sent[SERVER], "Does the server answer a request more than once?")):
+        assert count <= budget, (
+            f"on a network that loses nothing and where every message takes "
+            f"{CALM_LATENCY * 1000:g} ms (a round trip: {2 * CALM_LATENCY * 1000:g} ms), "
+            f"{who} sent {count} messages for {ops} operations; the budget is {budget} "
+            f"({BUDGET:g} per operation). {hint}")
+
+
+@graded(points=4, runs=4)
+def many_operations(trial: Trial) -> None:
+    """320 operations per client, more than one byte can number: none is lost or repeated."""
+    run = build(trial, Network(duplicate=0.05, reorder=0.05, reorder_delay=0.05), clients=2,
+                ops=320, think=(0.0, 0.005))
+    finish(trial, run, why="on a network that loses nothing")
+
+
+@graded(points=4, runs=20)
+def operations_end_in_time(trial: Trial) -> None:
+    """Cut off for 2 to 3 s, a client still ends each operation within OP_TIMEOUT (1 s)."""
+    run = build(trial, Network(), clients=3, ops=10, think=(0.02, 0.1))
+    sim = run.sim
+    victims = sorted(trial.rng.sample(run.clients, trial.rng.randint(1, 2)))
+    start = trial.rng.uniform(0.05, 0.2)
+    end = start + trial.rng.uniform(2.0, 3.0)
+    sim.at(start, sim.partition, victims, [SERVER])
+    sim.at(end, sim.heal)
+    finish(trial, run, why="after the faults stopped", faults_end=end)
+    bound = OP_TIMEOUT + TIMEOUT_SLACK
+    for op in operations(sim.history):
+        assert op.completed is not None
+        took = op.completed - op.invoked
+        if took > bound:
+            # What the client did until the deadline passed: it kept waiting.
+            trial.focus(start=op.invoked, end=op.invoked + bound, nodes=[op.client],
+                        kinds=["send", "timer_fire", "invoke", "complete"])
+            raise AssertionError(
+                f"{op.describe()} was invoked at t={op.invoked:.3f} s and ended ({op.status}) "
+                f"at t={op.completed:.3f} s, {took:.3f} s later (virtual time); a client "
+                f"gives up after OP_TIMEOUT = {OP_TIMEOUT:g} s (the grader allows "
+                f"{bound:g} s). Measure the timeout in virtual time, with a timer "
+                "(set_timer) or self.now: the wall clock (time.time(), time.monotonic()) "
+                "hardly moves while the simulator runs seconds of virtual time.")
+
+
+@graded(points=3, runs=15)
+def long_reordering_delays(trial: Trial) -> None:
+    """Copies held up in the network for up to 1.5 s, 60 operations each: none applied twice."""
+    network = Network(duplicate=0.3, reorder=0.4, reorder_delay=1.5)
+    run = build(trial, network, clients=2, ops=60, think=(0.0, 0.01))
+    finish(trial, run, why="on a network that loses nothing", allowed=MAY_TIME_OUT)

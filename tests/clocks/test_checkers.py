@@ -157,7 +157,7 @@ def stamp(events: list[TraceEvent], values: list[object], clock: str) -> list[Tr
         if event.kind == "send":
             out.append(TraceEvent(event.time, event.node, "send",
                                   {**event.data, "stamps": {clock: value}}))
-        elif event.kind == "deliver":
+        elif event.kind == "recv":
             out += [event, TraceEvent(event.time, event.node, "note", {
                 "event": "timestamp", "clock": clock, "on": "receive",
                 "from": event.data["from"], "value": value})]

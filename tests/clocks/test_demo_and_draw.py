@@ -50,11 +50,11 @@ def test_every_timestamped_event_is_one_labelled_dot_and_every_delivery_an_arrow
     svg = draw_clocks(sim.trace)
     # Sends + receipts + local events (each local event ticks both clocks: one dot).
     kinds = [e.kind for e in sim.trace]
-    events = kinds.count("send") + kinds.count("deliver") + sum(
+    events = kinds.count("send") + kinds.count("recv") + sum(
         1 for e in sim.trace if e.kind == "note" and e.data.get("on") == "local"
         and e.data.get("clock") == "lamport")
     assert count(svg, "<circle") == events
-    assert count(svg, "marker-end") == kinds.count("deliver")
+    assert count(svg, "marker-end") == kinds.count("recv")
     assert "1 [1,0,0]" in svg and "labels: lamport then vector [a,b,c]" in svg
 
 

@@ -30,13 +30,13 @@ def traces(draw: st.DrawFn) -> tuple[list[TraceEvent], list[dict[str, int]]]:
     next_id = 0
     for step in range(draw(st.integers(1, 40))):
         node = draw(st.sampled_from(NODES))
-        action = draw(st.sampled_from(["local", "send", "deliver", "global"]))
+        action = draw(st.sampled_from(["local", "send", "recv", "global"]))
         if action == "global":  # a partition: nobody's event
             events.append(TraceEvent(step, "", "partition", {"groups": []}))
             vectors.append({})
             continue
         clock = clocks[node]
-        if action == "deliver" and in_flight:
+        if action == "recv" and in_flight:
             mid, src, dst, carried = draw(st.sampled_from(in_flight))
             if draw(st.booleans()):  # else: stays in flight, may be delivered again
                 in_flight.remove((mid, src, dst, carried))
@@ -44,7 +44,7 @@ def traces(draw: st.DrawFn) -> tuple[list[TraceEvent], list[dict[str, int]]]:
             for m in NODES:
                 clock[m] = max(clock[m], carried[m])
             clock[node] += 1
-            events.append(TraceEvent(step, node, "deliver", {"from": src, "id": mid}))
+            events.append(TraceEvent(step, node, "recv", {"from": src, "id": mid}))
         elif action == "send":
             clock[node] += 1
             next_id += 1
@@ -91,7 +91,7 @@ def reachable(events: list[TraceEvent], start: int) -> set[int]:
         last[e.node] = i
         if e.kind == "send":
             sends[(e.node, e.data["id"])] = i
-        elif e.kind == "deliver" and (e.data["from"], e.data["id"]) in sends:
+        elif e.kind == "recv" and (e.data["from"], e.data["id"]) in sends:
             successors[sends[(e.data["from"], e.data["id"])]].append(i)
     seen: set[int] = set()
     queue = deque(successors[start])
@@ -119,7 +119,7 @@ def test_oracle_agrees_with_search_on_simulated_runs(seed: int) -> None:
 
 
 def test_a_delivery_before_its_send_is_reported() -> None:
-    events = [TraceEvent(0.0, "b", "deliver", {"from": "a", "id": 1}),
+    events = [TraceEvent(0.0, "b", "recv", {"from": "a", "id": 1}),
               TraceEvent(0.1, "a", "send", {"to": "b", "id": 1})]
     with pytest.raises(ValueError, match="before it is sent"):
         HappensBefore.from_trace(events)

@@ -79,7 +79,7 @@ def test_stamps_ride_in_send_events_and_receipts_are_noted_right_after_delivery(
     trace = ring().trace
     first_send = next(e for e in trace if e.kind == "send")
     assert first_send.data["stamps"] == {"lamport": 2, "vector": {"a": 2}}
-    i = next(i for i, e in enumerate(trace) if e.kind == "deliver")
+    i = next(i for i, e in enumerate(trace) if e.kind == "recv")
     notes = [trace[i + 1].data, trace[i + 2].data]
     assert [(n["event"], n["clock"], n["on"], n["from"]) for n in notes] == [
         ("timestamp", "lamport", "receive", "a"), ("timestamp", "vector", "receive", "a")]
@@ -248,6 +248,6 @@ def test_hlc_rejects_bad_stamps_and_resolution() -> None:
 
 def test_timestamps_reader_rejects_a_receipt_note_without_its_delivery() -> None:
     trace = ring().trace
-    cut = Trace(e for e in trace if e.kind != "deliver")
+    cut = Trace(e for e in trace if e.kind != "recv")
     with pytest.raises(ValueError, match="does not follow a delivery"):
         read_timestamps(cut, "lamport")

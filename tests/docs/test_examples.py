@@ -82,7 +82,7 @@ $ echo not python
 print(x)
 ```
 
-<!-- diagram: second.svg from other kinds=send,deliver: Only messages -->
+<!-- diagram: second.svg from other kinds=send,recv: Only messages -->
 
 ```text
 not an expected output: no title
@@ -98,7 +98,7 @@ def test_blocks_pair_code_with_outputs_and_diagrams() -> None:
     assert [(d.file, d.var, d.caption) for d in blocks[0].diagrams] == [
         ("first.svg", "sim", "The first picture")]
     assert [(d.file, d.var, d.kinds) for d in blocks[1].diagrams] == [
-        ("second.svg", "other", ["send", "deliver"])]
+        ("second.svg", "other", ["send", "recv"])]
 
 
 def test_a_wrong_output_is_noticed() -> None:

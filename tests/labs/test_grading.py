@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
+import attrs
 import pytest
 
 from dsys import Node, Simulation
 from dsys.errors import ConfigError, UsageError
-from dsys.labs import Lab, Trial, discover, find_lab, grade, graded, load_grader
+from dsys.labs import GradedTest, Lab, Trial, discover, find_lab, grade, graded, load_grader
 from dsys.labs.grading import load_implementation, load_reference, run_trial
 from dsys.trace.events import Trace
-from tests.labs.helpers import CRASHING, make_lab
+from tests.labs.helpers import CRASHING, GRADER, make_lab
 
 
 @pytest.fixture
@@ -76,7 +82,7 @@ def test_a_failing_test_stops_at_its_first_failing_seed(lab: Lab, tmp_path: Path
     assert failure.replay == f"replay lossy {failure.seed}"
     assert "drop" in failure.excerpt  # the lost greeting is in the excerpt
     (path,) = failure.trace_paths
-    assert path.name == f"echo-lossy-seed{failure.seed}.jsonl"
+    assert path.name == f"echo-no_retry-lossy-seed{failure.seed}.jsonl"  # named after the file
     assert Trace.load(path).filter(kinds=["drop"])
 
 
@@ -254,3 +260,127 @@ def test_a_test_can_focus_the_failure_excerpt_on_the_events_that_explain_it(lab:
     assert times and max(times) <= 0.01
     assert all(line.split()[1] == "b" for line in focused.excerpt.splitlines())
     assert "all 10 pongs received" in plain.excerpt  # the default: the end of the run
+
+
+# ----- determinism: every graded implementation must be a function of its seed -----------------
+
+NONDETERMINISTIC = Path(__file__).resolve().parent / "nondeterministic"
+
+CAUSES = ("global `random`", "wall clock", "set of strings", "id() or hash()")
+
+
+def only(lab: Lab, name: str) -> list[GradedTest]:
+    return [test for test in load_grader(lab) if test.name == name]
+
+
+def test_a_run_that_differs_in_the_same_process_fails_with_the_likely_causes(
+        tmp_path: Path) -> None:
+    lab0 = find_lab("lab0")
+    impl = load_implementation(lab0, NONDETERMINISTIC / "lab0_global_random.py")
+    result = grade(lab0, impl, tests=only(lab0, "perfect_network"), runs=3, trace_dir=tmp_path)
+    (outcome,) = result.results
+    failure = outcome.failure
+    assert failure is not None and failure.nondeterministic
+    assert outcome.seeds == (0,) and failure.seed == 0  # the first seed is the one checked
+    assert failure.message.startswith("not deterministic: seed 0 gave two different runs "
+                                      "(run twice in the same process)")
+    assert all(cause in failure.message for cause in CAUSES)
+    # Where the runs part: the retry timer, armed with two different random delays.
+    first = re.search(r"first run: .*timer_set +timer retry set for ([\d.]+)", failure.message)
+    second = re.search(r"second run: .*timer_set +timer retry set for ([\d.]+)", failure.message)
+    assert first and second and first[1] != second[1]
+    assert "send Request" in failure.excerpt  # the events that led there
+    assert [p.name.endswith("-again.jsonl") for p in failure.trace_paths] == [False, True]
+    assert failure.replay == f"dsys lab test {lab0.name} --test perfect_network --seed 0"
+
+
+def test_without_the_check_the_nondeterministic_implementation_would_pass() -> None:
+    lab0 = find_lab("lab0")
+    impl = load_implementation(lab0, NONDETERMINISTIC / "lab0_global_random.py")
+    assert grade(lab0, impl, tests=only(lab0, "perfect_network"), runs=3,
+                 check_determinism=False).passed
+
+
+@pytest.mark.parametrize(("lab_name", "file", "test"), [
+    ("lab0", "lab0_set_order.py", "perfect_network"),
+    ("lab1", "lab1_set_of_peers.py", "calm_network"),
+])
+def test_a_run_that_depends_on_the_hash_seed_fails_in_a_fresh_process(
+        lab_name: str, file: str, test: str) -> None:
+    lab = find_lab(lab_name)
+    impl = load_implementation(lab, NONDETERMINISTIC / file)
+    # Graded under PYTHONHASHSEED=0 (as `dsys lab test` does), checked under 1: the two
+    # orders of the set are fixed, and differ.
+    result = grade(lab, impl, tests=only(lab, test), runs=2, hash_seed=0)
+    failure = result.failures[0]
+    assert failure.nondeterministic and failure.seed == 0
+    assert ("(graded under PYTHONHASHSEED=0, then run again in a fresh process under "
+            "PYTHONHASHSEED=1)") in failure.message
+    assert all(cause in failure.message for cause in CAUSES)
+    assert "first run:" in failure.message and "second run:" in failure.message
+
+
+def test_a_failure_that_does_not_replay_is_reported_as_such(lab: Lab) -> None:
+    # Fails on the first run of seed 2 only: its replay would pass.
+    runs: Counter[int] = Counter()
+
+    def flaky(trial: Trial) -> None:
+        """Fails once."""
+        runs[trial.seed] += 1
+        sim = trial.simulation()
+        sim.add_node("server", trial.impl.Server)
+        trial.run(sim, 0.1)
+        assert not (trial.seed == 2 and runs[2] == 1), "seed 2 failed"
+
+    result = grade(lab, load_reference(lab), tests=[GradedTest("flaky", 1, 4, flaky, "x")])
+    failure = result.failures[0]
+    assert failure.nondeterministic and failure.seed == 2
+    assert "The two traces are the same, but the outcome differs: the first run failed " \
+           "(seed 2 failed), the second passed." in failure.message
+
+
+def test_graded_code_runs_under_the_grading_hash_seed(tmp_path: Path) -> None:
+    words = '{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"}'
+    grader = GRADER + f'''
+
+@graded(points=1, runs=1)
+def hash_order(trial: Trial) -> None:
+    """Fails, saying in which order it iterates over a set of strings."""
+    raise AssertionError(" ".join({words}))
+'''
+    lab = Lab.load(make_lab(tmp_path / "labs", grader=grader))
+    under_0 = subprocess.run([sys.executable, "-c", f"print(' '.join({words}))"],
+                             env={**os.environ, "PYTHONHASHSEED": "0"},
+                             capture_output=True, text=True, check=True).stdout.strip()
+    result = grade(lab, load_reference(lab), tests=only(lab, "hash_order"), hash_seed=0,
+                   check_determinism=False)
+    assert result.failures[0].message == under_0
+
+
+# ----- grading in parallel ---------------------------------------------------------------------
+
+
+def test_jobs_give_the_same_outcomes_in_the_same_order(lab: Lab, tmp_path: Path) -> None:
+    mutant = load_implementation(lab, lab.path / "mutants" / "no_retry.py")
+
+    def graded(jobs: int) -> tuple[list[tuple[str, int]], list[object]]:
+        trials: list[tuple[str, int]] = []
+        result = grade(lab, mutant, jobs=jobs, trace_dir=tmp_path / str(jobs),
+                       on_trial=lambda test, seed: trials.append((test.name, seed)))
+        outcomes: list[object] = [
+            (o.test.name, o.seeds, o.earned, o.failure and attrs.evolve(o.failure, trace_paths=()))
+            for o in result.results]
+        return trials, outcomes
+
+    assert graded(1) == graded(3)
+    assert sorted(p.name for p in (tmp_path / "1").iterdir()) == sorted(
+        p.name for p in (tmp_path / "3").iterdir())
+
+
+def test_a_worker_that_dies_is_a_clear_error(lab: Lab, tmp_path: Path) -> None:
+    exits = tmp_path / "exits.py"
+    exits.write_text((lab.path / "solution.py").read_text().replace(
+        "                self.send(src, msg)", "                import os; os._exit(3)"))
+    impl = load_implementation(lab, exits)
+    with pytest.raises(UsageError, match="a grading process died while running perfect"):
+        grade(lab, impl, jobs=2, check_determinism=False)

@@ -1,5 +1,6 @@
 """Every lab, present and future: the reference solution earns every point, every mutant
-loses some, the starter is not already a solution, and the handout matches the grader.
+loses some (to the test the table of ``caught_by.py`` names, when it names one), the
+starter is not already a solution, and the handout's points table matches the grader.
 
 Labs are discovered by scanning ``labs/``, so a new lab folder is covered without touching
 this file.
@@ -20,6 +21,7 @@ from dsys.labs import (
     load_implementation,
     load_reference,
 )
+from tests.labs.caught_by import caught_by, table_of
 
 ROOT = Path(__file__).resolve().parents[2]
 LABS = discover(ROOT / "labs")
@@ -54,10 +56,46 @@ def test_reference_solution_earns_every_point(lab: Lab, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("lab", "mutant"), MUTANTS,
                          ids=[f"{lab.name}-{mutant.stem}" for lab, mutant in MUTANTS])
 def test_every_mutant_loses_points(lab: Lab, mutant: Path, tmp_path: Path) -> None:
-    result = grade(lab, load_implementation(lab, mutant), trace_dir=tmp_path, fail_fast=True)
-    assert not result.passed, f"the grader of {lab.name} gives full points to {mutant.name}"
+    impl = load_implementation(lab, mutant)
+    expected = caught_by(lab, mutant)
+    if expected is None:
+        result = grade(lab, impl, trace_dir=tmp_path, fail_fast=True)
+        assert not result.passed, f"the grader of {lab.name} gives full points to {mutant.name}"
+    else:
+        # The test written for this mutant rejects it (that no earlier test does is
+        # checked by the soak test below: it grades every test).
+        tests = [test for test in load_grader(lab) if test.name == expected]
+        assert tests, f"caught_by.py names {expected} for {mutant.name}: no such test"
+        result = grade(lab, impl, tests=tests, trace_dir=tmp_path, fail_fast=True)
+        assert not result.passed, f"{lab.name}'s {expected} does not reject {mutant.name}"
     failure = result.failures[0]
     assert failure.replay and failure.trace_paths and failure.trace_paths[0].is_file()
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize(("lab", "mutant"), MUTANTS,
+                         ids=[f"{lab.name}-{mutant.stem}" for lab, mutant in MUTANTS])
+def test_each_mutant_passes_every_test_before_its_own(lab: Lab, mutant: Path,
+                                                      tmp_path: Path) -> None:
+    expected = caught_by(lab, mutant)
+    if expected is None:
+        pytest.skip(f"caught_by.py does not say which test catches {mutant.name}")
+    result = grade(lab, load_implementation(lab, mutant), trace_dir=tmp_path, fail_fast=True)
+    assert result.failures, f"the grader of {lab.name} gives full points to {mutant.name}"
+    first = result.failures[0]
+    assert first.test == expected, (
+        f"{mutant.name} should be caught first by {expected}, but {first.test} rejects it "
+        f"(seed {first.seed}: {first.message})")
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+def test_the_mutant_table_names_real_mutants_and_tests(lab: Lab) -> None:
+    table = table_of(lab)
+    mutants = {mutant.stem for mutant in lab.mutants()}
+    tests = {test.name for test in load_grader(lab)}
+    assert set(table) <= mutants, f"caught_by.py names missing mutants: {set(table) - mutants}"
+    assert set(table.values()) <= tests, (
+        f"caught_by.py names tests {lab.name} does not have: {set(table.values()) - tests}")
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
@@ -68,15 +106,23 @@ def test_starter_loads_but_is_not_a_solution(lab: Lab, tmp_path: Path) -> None:
     assert not result.passed
 
 
+#: A row of a handout's points table: | `test` | points | runs | ...
+_ROW = re.compile(r"^\|\s*`(\w+)`\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|", re.M)
+
+
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
-def test_handout_lists_every_graded_test_with_its_points(lab: Lab) -> None:
+def test_handout_points_table_is_the_grader(lab: Lab) -> None:
     text = lab.readme.read_text(encoding="utf-8")
-    for test in load_grader(lab):
-        row = re.search(rf"^\|\s*`{test.name}`\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|", text, re.M)
-        assert row is not None, f"{lab.name}/README.md has no table row for `{test.name}`"
-        assert (int(row[1]), int(row[2])) == (test.points, test.runs), (
-            f"{lab.name}/README.md says {test.name} is worth {row[1]} points over {row[2]} "
-            f"runs; the grader says {test.points} over {test.runs}")
+    rows = [(name, int(points), int(runs)) for name, points, runs in _ROW.findall(text)]
+    tests = [(test.name, test.points, test.runs) for test in load_grader(lab)]
+    assert rows == tests, (
+        f"{lab.name}/README.md's points table (test, points, runs) differs from the grader:\n"
+        f"  handout: {rows}\n  grader:  {tests}")
+    total = re.search(r"\*\*Points:\*\*\s*(\d+)", text)
+    assert total is not None, f"{lab.name}/README.md does not say its points (**Points:** N)"
+    assert int(total[1]) == sum(points for _, points, _ in tests), (
+        f"{lab.name}/README.md says **Points:** {total[1]}; its tests add up to "
+        f"{sum(points for _, points, _ in tests)}")
 
 
 def test_lab0_has_a_mutant_for_each_classic_bug() -> None:

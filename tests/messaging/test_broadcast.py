@@ -158,7 +158,7 @@ def test_a_group_can_leave_nodes_out(protocol: type[Broadcast]) -> None:
         sim.add_node(name, Member)
     sim.run(until=2.0)
     assert check_broadcast(sim.trace, protocol.guarantees, correct=["a", "b", "c"])
-    assert sim.trace.filter(nodes=["observer"], kinds=["deliver"]).nodes == ()
+    assert sim.trace.filter(nodes=["observer"], kinds=["recv"]).nodes == ()
 
 
 def test_ids_callbacks_and_epochs() -> None:

@@ -59,6 +59,14 @@ class TopologyOk:
     pass
 
 
+@message(name="mt:Forward")
+class Forward:
+    """Ask the node to send ``Echo(echo)`` to ``to`` (tests the unknown-destination rule)."""
+
+    to: str
+    echo: str
+
+
 class EchoNode(Node):
     def on_start(self) -> None:
         self.seen: set[int] = set()
@@ -83,6 +91,8 @@ class EchoNode(Node):
                 self.set_timer("answer", 0.05)
             case Topology():
                 self.send(src, TopologyOk())
+            case Forward(to=to, echo=text):
+                self.send(to, Echo(text))
 
     def on_timer(self, name: str) -> None:
         for src, msg_id in self.waiting:

@@ -126,25 +126,51 @@ async def test_two_nodes_leave_traces_in_the_simulators_schema(tmp_path: Path) -
     a, b = Trace.load(tmp_path / "a.jsonl"), Trace.load(tmp_path / "b.jsonl")
     assert a[0].kind == "start" and a[0].data == {"incarnation": 0}
     assert any(e.kind == "log" and e.data["text"] == "all 10 pongs received" for e in a)
-    assert {"send", "deliver", "timer_set", "timer_cancel"} <= {e.kind for e in a}
+    assert {"send", "recv", "timer_set", "timer_cancel"} <= {e.kind for e in a}
     sent = {e.data["id"]: e for e in a if e.kind == "send"}
-    delivered = [e for e in b if e.kind == "deliver"]
+    delivered = [e for e in b if e.kind == "recv"]
     assert len(delivered) >= 10 and all(e.data["id"] in sent for e in delivered)
     first = delivered[0]
     assert first.data["msg"] == {"type": "dsys.demos.pingpong:Ping", "body": {"seq": 0}}
     assert before <= sent[first.data["id"]].time <= first.time <= time.time()
 
 
-async def test_a_message_to_nobody_is_dropped_and_counted(tmp_path: Path) -> None:
-    cluster = parse_cluster(cluster_text({"a": None}))
+async def test_a_message_to_nobody_is_the_same_usage_error_as_in_the_simulator(
+        tmp_path: Path) -> None:
+    # One rule, one home (dsys.core.rules): the handler that sends to an id the cluster
+    # does not have raises the simulator's UsageError; here it is a handler error, counted
+    # and traced, and the node keeps serving.
+    from dsys.core.rules import check_destination
+
+    cluster = parse_cluster(cluster_text({"a": None, "b": None}, clients=("alice",)))
+    stderr = io.StringIO()
     with trio.fail_after(TIMEOUT):
-        async with running(cluster, {"a": Server}, trace=tmp_path / "a.jsonl") as hosts, \
-                open_client(cluster) as client:
+        async with running(cluster, {"a": Server}, trace=tmp_path / "a.jsonl",
+                           stderr=stderr) as hosts, open_client(cluster, "tester") as client:
             client.send("a", Relay(to="nobody", text="lost"))
             assert await client.request("a", Echo("ok")) == EchoOk("ok")
-            assert hosts["a"].statistics().dropped == {"no route": 1}
-    drops = [e for e in Trace.load(tmp_path / "a.jsonl") if e.kind == "drop"]
-    assert drops[0].data["reason"] == "no route" and drops[0].data["to"] == "nobody"
+            stats = hosts["a"].statistics()
+            assert stats.handler_errors == 1 and not stats.dropped
+    with pytest.raises(UsageError) as expected:
+        check_destination("a", "nobody", "Echo", ("a", "alice", "b"))
+    text = str(expected.value)
+    assert text == "node a sent Echo to 'nobody', which is not a node of this cluster " \
+                   "(nodes: a, alice, b)"
+    errors = [e for e in Trace.load(tmp_path / "a.jsonl") if e.kind == "error"]
+    assert [e.data["error"] for e in errors] == [f"UsageError: {text}"]
+    assert text in stderr.getvalue()
+
+
+async def test_a_node_may_answer_an_ephemeral_client_it_has_heard_from() -> None:
+    cluster = parse_cluster(cluster_text({"a": None}))
+    with trio.fail_after(TIMEOUT):
+        async with running(cluster, {"a": Server}) as hosts, \
+                open_client(cluster, "passer-by") as client:
+            # "passer-by" is in no file, but a has heard from it: a may send to it.
+            client.send("a", Relay(to="passer-by", text="hello"))
+            _, msg = await client.receive(match=Echo)
+            assert msg == Echo("hello")
+            assert hosts["a"].statistics().handler_errors == 0
 
 
 async def test_a_message_too_big_for_the_wire_is_a_handler_error() -> None:

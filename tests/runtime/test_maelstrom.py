@@ -118,7 +118,40 @@ async def test_a_maelstrom_session_init_echo_errors_and_replies(tmp_path: Path) 
     assert "print() from n1 goes to stderr" in log
     assert "raised RuntimeError: exploded on purpose" in log
     kinds = [json.loads(line)["kind"] for line in (tmp_path / "n1.jsonl").read_text().splitlines()]
-    assert kinds[0] == "start" and "deliver" in kinds and "error" in kinds
+    assert kinds[0] == "start" and "recv" in kinds and "error" in kinds
+
+
+async def test_a_message_to_nobody_is_the_usage_error_of_every_host(tmp_path: Path
+                                                                    ) -> None:
+    # The rule of dsys.core.rules: the node ids of init, Maelstrom's services and whoever
+    # the node heard from are known; anything else is the simulator's UsageError (here a
+    # handler error, so the request is answered "crash").
+    stderr = tmp_path / "stderr.txt"
+    with trio.fail_after(TIMEOUT), stderr.open("wb") as err:
+        process = await trio.lowlevel.open_process(
+            dsys_command("maelstrom", f"{APP}:EchoNode"),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=child_env())
+        try:
+            s = Session(process)
+            await s.send("c0", {"type": "init", "msg_id": 1, "node_id": "n1",
+                                "node_ids": ["n1", "n2"]})
+            assert (await s.receive())["body"]["type"] == "init_ok"
+            for to in ("n2", "lin-kv", "c1"):  # a peer, a service, a client heard from
+                await s.send("c1", {"type": "forward", "to": to, "echo": "hi"})
+                out = await s.receive()
+                assert (out["dest"], out["body"]["type"]) == (to, "echo"), out
+            await s.send("c1", {"type": "forward", "msg_id": 2, "to": "nobody", "echo": "hi"})
+            error = (await s.receive())["body"]
+            assert (error["type"], error["code"]) == ("error", ErrorCode.CRASH)
+            assert process.stdin is not None
+            await process.stdin.aclose()
+            assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert ("node n1 sent Echo to 'nobody', which is not a node of this cluster (nodes: "
+            "lin-kv, lin-tso, lww-kv, n1, n2, seq-kv)") in stderr.read_text()
 
 
 def test_types_are_snake_case_class_names_unless_the_class_says_otherwise() -> None:

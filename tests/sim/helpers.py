@@ -51,6 +51,6 @@ def sends_and_delivers(sim: Any) -> tuple[dict[int, float], dict[int, list[float
     for e in sim.trace:
         if e.kind == "send":
             sent[e.data["id"]] = e.time
-        elif e.kind == "deliver":
+        elif e.kind == "recv":
             delivered.setdefault(e.data["id"], []).append(e.time)
     return sent, delivered

@@ -125,7 +125,7 @@ def test_crash_stops_timers_and_messages_and_restart_builds_a_fresh_node() -> No
     assert [e for e in sim.trace if e.node == "a" and e.time > 0.105 and e.kind == "timer_fire"] == []
     drops = [e for e in sim.trace if e.kind == "drop" and e.data["to"] == "a"]
     assert drops and {e.data["reason"] for e in drops} == {"crashed"}
-    assert not [e for e in sim.trace if e.kind == "deliver" and e.node == "a" and 0.105 < e.time < 0.5]
+    assert not [e for e in sim.trace if e.kind == "recv" and e.node == "a" and 0.105 < e.time < 0.5]
     assert sim.durable_storage("a")["synced"] == 10
     sim.restart("a")
     second = sim.node("a")

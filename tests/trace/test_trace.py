@@ -28,7 +28,7 @@ def busy() -> Simulation:
     return sim
 
 
-EXPECTED = {"start", "send", "deliver", "drop", "duplicate", "timer_set", "timer_fire",
+EXPECTED = {"start", "send", "recv", "drop", "duplicate", "timer_set", "timer_fire",
             "timer_cancel", "crash", "restart", "partition", "block", "heal", "clock",
             "invoke", "complete", "log"}
 
@@ -48,11 +48,29 @@ def test_save_and_load_round_trip(busy: Simulation, tmp_path: Path) -> None:
 
 
 def test_filter_by_node_kind_and_window(busy: Simulation) -> None:
-    part = busy.trace.filter(nodes=["n1"], kinds=["send", "deliver"], start=0.5, end=1.0)
+    part = busy.trace.filter(nodes=["n1"], kinds=["send", "recv"], start=0.5, end=1.0)
     assert len(part) > 0
-    assert all(e.node == "n1" and e.kind in ("send", "deliver") and 0.5 <= e.time <= 1.0 for e in part)
+    assert all(e.node == "n1" and e.kind in ("send", "recv") and 0.5 <= e.time <= 1.0 for e in part)
     with pytest.raises(UsageError, match="unknown event kind"):
         busy.trace.filter(kinds=["sned"])
+
+
+def test_a_network_arrival_is_recv_and_old_traces_calling_it_deliver_still_read(
+        busy: Simulation, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "deliver" is what protocols do with a message (a note); the network's arrival is recv.
+    kinds = {e.kind for e in busy.trace}
+    assert "recv" in kinds and "deliver" not in kinds
+    old = tmp_path / "old.jsonl"
+    busy.trace.save(old)
+    old.write_text(old.read_text().replace('"kind":"recv"', '"kind":"deliver"'))
+    assert '"kind":"deliver"' in old.read_text()
+    loaded = Trace.load(old)
+    assert loaded.digest() == busy.trace.digest()
+    assert len(loaded.filter(kinds=["deliver"])) == len(busy.trace.filter(kinds=["recv"])) > 0
+    from dsys.cli import main
+
+    assert main(["trace", "show", str(old), "--kind", "deliver", "--limit", "3"]) == 0
+    assert "recv" in capsys.readouterr().out
 
 
 def test_load_rejects_a_file_that_is_not_a_trace(tmp_path: Path) -> None:
@@ -74,13 +92,13 @@ def test_terminal_view_has_a_column_per_node_and_colours_by_kind() -> None:
     assert "time s" in header and " a " in header and " b " in header and "(network)" in header
     assert "last 40 shown" in text
     styled = console.export_html(inline_styles=True)
-    assert "color: #008000" in styled or "color: #00ff00" in styled  # deliver in green
+    assert "color: #008000" in styled or "color: #00ff00" in styled  # recv in green
 
 
 def test_svg_draws_arrows_drops_crashes_and_restarts(busy: Simulation) -> None:
     drawing = svg.draw(busy.trace, max_events=100_000)
     assert drawing.startswith("<svg") and drawing.rstrip().endswith("</svg>")
-    delivered = sum(e.kind == "deliver" for e in busy.trace)
+    delivered = sum(e.kind == "recv" for e in busy.trace)
     assert drawing.count('marker-end="url(#arrow-message)"') == delivered
     assert drawing.count('stroke-dasharray="4,3"') == sum(e.kind == "drop" for e in busy.trace)
     assert drawing.count("crashed") >= 1 and 'stroke="#2f855a"' in drawing

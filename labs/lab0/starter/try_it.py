@@ -42,7 +42,7 @@ def main() -> None:
     sim.run(until=args.until)
 
     console = Console()
-    shown = sim.trace.filter(kinds=["send", "deliver", "drop", "duplicate", "timer_fire", "log"])
+    shown = sim.trace.filter(kinds=["send", "recv", "drop", "duplicate", "timer_fire", "log"])
     console.print(render(shown, nodes=["client", "server"], title=f"seed {args.seed}"))
     server, client = sim.node("server"), sim.node("client")
     console.print(f"requests:  {requests}")

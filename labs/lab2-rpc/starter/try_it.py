@@ -70,7 +70,7 @@ def main() -> None:
     sim.run_until_quiet(timeout=60.0)
 
     console = Console()
-    shown = sim.trace.filter(kinds=["send", "deliver", "drop", "duplicate", "note", "log",
+    shown = sim.trace.filter(kinds=["send", "recv", "drop", "duplicate", "note", "log",
                                     "invoke", "complete", "partition", "heal"])
     console.print(render(shown, nodes=[*clients, "server"], title=f"seed {args.seed}"))
     server = sim.node("server")
