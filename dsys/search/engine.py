@@ -1045,9 +1045,11 @@ class Search:
         sim = Simulation(seed=self.seed, network=Network(latency=0.0))
         for node_id in self._servers:
             sim.add_node(node_id, self._factories[node_id])
-        for client_id in self._clients:
+        for client_id, ops in self._clients.items():
+            # The very operations the search drew (a workload may not be a pure function
+            # of its rng: drawing again could give others).
             sim.add_client(client_id, self._factories[client_id],
-                           workload=self._workloads[client_id], ops=self._ops)
+                           workload=_Replayed(ops), ops=len(ops))
         if check:
             for name, invariant in self._invariants:
                 sim.add_invariant(invariant, name)
@@ -1084,6 +1086,16 @@ class Search:
         raise UsageError(f"the replay diverged from the search at {step.describe()}: the "
                          "simulator has no such pending event (does a node use the wall "
                          "clock, the global random, or set order?)")
+
+
+class _Replayed:
+    """A workload that gives the operations drawn before, in order."""
+
+    def __init__(self, ops: Sequence[Mapping[str, Any]]) -> None:
+        self._ops = iter(ops)
+
+    def __call__(self, rng: random.Random) -> Mapping[str, Any]:
+        return next(self._ops)
 
 
 class _Renaming:
