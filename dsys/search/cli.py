@@ -113,10 +113,10 @@ def build(args: argparse.Namespace) -> Search:
 
 def run(args: argparse.Namespace) -> int:
     """``dsys check model``: build, search with progress, report."""
-    search = build(args)
-    console = Console(stderr=True)
     if args.strategy != "bfs" and args.depth is None:
         raise UsageError(f"--strategy {args.strategy} needs --depth N")
+    search = build(args)
+    console = Console(stderr=True)
     last = [0.0]
 
     def progress(figures: dict[str, Any]) -> None:

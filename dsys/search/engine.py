@@ -638,7 +638,7 @@ class Search:
         for bound in range(1, max_depth + 1):
             result = self._dfs("iterative deepening", bound, max_states, time_limit, deadlock,
                                time_start=started)
-            if result.verdict != "ok" or result.depth < bound:
+            if result.verdict not in ("ok", "no goal") or result.depth < bound:
                 return result  # found something, or the space ends before the bound
         assert result is not None
         return result
