@@ -11,6 +11,15 @@ field's type (``"5"`` is not an ``int``, ``true`` is not an ``int``), and turns 
 failure into a :class:`~dsys.errors.CodecError` that says what was wrong. Nothing is
 ever unpickled or evaluated.
 
+Numbers on the wire follow two rules, checked everywhere in a message (typed fields,
+fields typed ``Any``, stamps):
+
+* an integer is **signed 64-bit** (:data:`INT_MIN` .. :data:`INT_MAX`), the range that
+  every mainstream language and msgpack hold exactly; a bigger one is refused, so a peer
+  cannot make a node keep (and later fail to send) a 4,000-digit number;
+* a float is **finite**: ``NaN`` and the infinities are not JSON, so they are refused when
+  decoding (JSON's ``NaN`` / ``Infinity`` tokens too) and when encoding (with either codec).
+
 The simulator sends every message through :func:`encode` and :func:`decode` by default,
 so a message that could not cross a real network fails in the simulator first.
 
@@ -31,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, cast, get_args, get_origin
@@ -42,17 +52,121 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from dsys.core.messages import lookup_message, message_tag, short_name
 from dsys.errors import CodecError
 
+#: The smallest and largest integers a message may carry (signed 64-bit).
+INT_MIN = -(1 << 63)
+INT_MAX = (1 << 63) - 1
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut short: an error about a value must not copy a megabyte of it."""
+    if value.__class__ is int and value.bit_length() > 200:  # (str() of it may be refused)
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:80]}... ({len(text)} characters)"
+
+
+def _number_problem(value: Any) -> str | None:
+    """Why the int or float ``value`` cannot cross the wire, or None."""
+    if isinstance(value, float):
+        if _isfinite(value):
+            return None
+        return f"{value!r} is not a finite number (NaN and infinities cannot cross the wire)"
+    if INT_MIN <= value <= INT_MAX:
+        return None
+    return f"{_shown(value)} is out of range (integers on the wire are signed 64-bit)"
+
+
+_isfinite = math.isfinite
+
+
+def wire_value_problem(value: Any) -> str | None:
+    """Why ``value`` (a JSON-like value: dicts, lists, tuples, primitives) cannot cross the
+    wire, or None: an integer out of the signed 64-bit range or a float that is not finite,
+    anywhere inside it.
+
+    >>> wire_value_problem({"clock": [1, 2.5, "x"]}) is None
+    True
+    >>> wire_value_problem({"clock": [1, float("nan")]})
+    'nan is not a finite number (NaN and infinities cannot cross the wire)'
+    >>> wire_value_problem(2 ** 63)
+    '9223372036854775808 is out of range (integers on the wire are signed 64-bit)'
+    """
+    stack = [value]
+    while stack:  # a loop, not recursion: a deeply nested value cannot exhaust the stack
+        item = stack.pop()
+        kind = item.__class__
+        if kind is int:
+            if INT_MIN <= item <= INT_MAX:
+                continue
+        elif kind is float:
+            if _isfinite(item):
+                continue
+        elif kind is str or kind is bool or item is None:
+            continue
+        elif kind is dict:
+            stack.extend(item.values())
+            continue
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+            continue
+        elif isinstance(item, int | float):  # a subclass (an IntEnum member, say)
+            item = float(item) if isinstance(item, float) else int(item)
+        else:
+            continue
+        problem = _number_problem(item)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    if value.__class__ is int and INT_MIN <= value <= INT_MAX:
+        return cast(int, value)
+    raise _number_error("int", value)
+
+
+def _structure_float(value: Any, _: Any) -> float:
+    kind = value.__class__
+    if kind is float:
+        if _isfinite(value):
+            return cast(float, value)
+    elif kind is int and INT_MIN <= value <= INT_MAX:
+        return float(value)
+    raise _number_error("float", value)
+
+
+def _number_error(expected: str, value: Any) -> Exception:
+    # bool is a subclass of int: it is refused where an int or float is expected.
+    if value.__class__ not in (int, float) or (expected == "int" and value.__class__ is float):
+        return TypeError(f"expected {expected}, got {type(value).__name__} {_shown(value)}")
+    return ValueError(_number_problem(value))
+
 
 def _strict(kind: type, accepted: tuple[type, ...]) -> Any:
     def structure(value: Any, _: Any) -> Any:
-        # bool is a subclass of int: reject it where an int or float is expected.
-        if isinstance(value, bool) and kind is not bool:
-            raise TypeError(f"expected {kind.__name__}, got bool {value!r}")
-        if not isinstance(value, accepted):
-            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
-        return float(cast(float, value)) if kind is float else value
+        if not isinstance(value, accepted) or (isinstance(value, bool) and kind is not bool):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} "
+                            f"{_shown(value)}")
+        return value
 
     return structure
+
+
+def _structure_any(value: Any, _: Any) -> Any:
+    # A field typed Any (or object) takes any JSON value, but its numbers follow the rules.
+    problem = wire_value_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _unstructure_float(value: float) -> float:
+    # Encoding: NaN and infinities fail at the sender, with either codec (JSON refuses
+    # them anyway; msgpack would send them).
+    if _isfinite(value):
+        return value
+    raise ValueError(f"{value!r} is not a finite number (NaN and infinities cannot cross "
+                     "the wire)")
 
 
 def _sort_key(value: Any) -> str:
@@ -62,10 +176,12 @@ def _sort_key(value: Any) -> str:
 def make_converter() -> cattrs.Converter:
     """The converter dsys uses on the wire: strict primitives, no unknown keys."""
     conv = cattrs.Converter(forbid_extra_keys=True)
-    conv.register_structure_hook(int, _strict(int, (int,)))
-    conv.register_structure_hook(float, _strict(float, (int, float)))
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(str, _strict(str, (str,)))
     conv.register_structure_hook(bool, _strict(bool, (bool,)))
+    conv.register_structure_hook_func(lambda tp: tp is Any or tp is object, _structure_any)
+    conv.register_unstructure_hook(float, _unstructure_float)
     # Sets have no order; on the wire they become lists sorted by their JSON form, so the
     # bytes (and so trace digests) do not depend on PYTHONHASHSEED.
     conv.register_unstructure_hook_func(
@@ -134,13 +250,17 @@ def encode(msg: object, stamps: Mapping[str, Any] | None = None) -> dict[str, An
     envelope: dict[str, Any] = {"type": tag, "body": body}
     if stamps:
         envelope["stamps"] = dict(stamps)
+        problem = wire_value_problem(envelope["stamps"])
+        if problem is not None:
+            raise CodecError(f"cannot encode the stamps of {short_name(msg)}: {problem}")
     return envelope
 
 
 def decode(envelope: Any) -> Any:
     """Build the registered message described by ``envelope`` (see :func:`encode`).
 
-    Raises :class:`CodecError` for anything that is not exactly a registered message.
+    Raises :class:`CodecError` for anything that is not exactly a registered message
+    (its stamps included: see :func:`stamps_of`).
     """
     if not isinstance(envelope, dict):
         raise CodecError(f"a message must be a JSON object, got {type(envelope).__name__}")
@@ -156,6 +276,8 @@ def decode(envelope: Any) -> Any:
     body = envelope.get("body", {})
     if not isinstance(body, dict):
         raise CodecError(f"body of {tag} must be a JSON object, got {type(body).__name__}")
+    if "stamps" in envelope:
+        stamps_of(envelope)
     try:
         return CONVERTER.structure(body, cls)
     except ForbiddenExtraKeysError as exc:
@@ -193,19 +315,38 @@ def dumps(obj: Any) -> bytes:
         raise CodecError(f"not JSON-serialisable: {exc}") from None
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows (NaN and infinities cannot cross "
+                     "the wire)")
+
+
+# Built once, like the encoder; refuses the NaN / Infinity / -Infinity tokens that
+# Python's json would otherwise accept.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def loads(data: bytes | str) -> Any:
-    """Parse JSON bytes, turning every failure into a :class:`CodecError`."""
+    """Parse JSON bytes, turning every failure into a :class:`CodecError`.
+
+    Stricter than ``json.loads``: ``NaN``, ``Infinity`` and ``-Infinity`` are refused.
+    """
     try:
-        return json.loads(data)
+        if not isinstance(data, str):
+            data = data.decode(json.detect_encoding(data), "surrogatepass")
+        return _DECODER.decode(data)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CodecError(f"malformed JSON: {exc}") from None
 
 
 def stamps_of(envelope: Mapping[str, Any]) -> dict[str, Any]:
-    """The stamps carried by an envelope (empty if none)."""
+    """The stamps carried by an envelope (empty if none): a JSON object whose numbers
+    follow the wire's rules (see the module docstring), else :class:`CodecError`."""
     stamps = envelope.get("stamps") or {}
     if not isinstance(stamps, dict):
         raise CodecError("message stamps must be a JSON object")
+    problem = wire_value_problem(stamps)
+    if problem is not None:
+        raise CodecError(f"invalid stamps: {problem}")
     return stamps
 
 
@@ -215,6 +356,8 @@ _INFINITY = float("inf")
 
 def _value_shape(value: Any) -> Any:
     kind = type(value)
+    if kind is int:
+        return int if INT_MIN <= value <= INT_MAX else None
     if kind in _PRIMITIVES:
         return kind
     if kind is float:
@@ -234,18 +377,24 @@ def wire_shape(msg: Any, stamps: Mapping[str, Any] | None = None) -> Any:
     """A hashable description of the types inside ``msg`` (and its stamps), or None.
 
     None unless ``msg`` is a registered message whose fields hold only JSON primitives
-    (``int``, finite ``float``, ``str``, ``bool``, ``None``), tuples of them and nested
-    messages of them. Two messages with the same shape take the same path through
-    :func:`encode`, :func:`dumps`, :func:`loads` and :func:`decode`, so if one crossed the
-    wire unchanged, so does the other: the simulator uses this to skip repeated checks.
+    (``int`` within :data:`INT_MIN` .. :data:`INT_MAX`, finite ``float``, ``str``,
+    ``bool``, ``None``), tuples of them and nested messages of them. Two messages with the
+    same shape take the same path through :func:`encode`, :func:`dumps`, :func:`loads` and
+    :func:`decode`, so if one crossed the wire unchanged, so does the other: the simulator
+    uses this to skip repeated checks.
     """
     cls = type(msg)
     getter = getattr(cls, "__dsys_getter__", None)
     if getter is None:
         return None
     # Fast case: every field is a primitive (one C-level pass over the values).
-    types = tuple(map(type, getter(msg)))
+    values = getter(msg)
+    types = tuple(map(type, values))
     if _PRIMITIVES.issuperset(types):
+        if int in types:  # the type says nothing of the range: an int out of it never
+            for value in values:  # takes the fast path (decoding refuses it)
+                if value.__class__ is int and not INT_MIN <= value <= INT_MAX:
+                    return None
         shape: Any = (cls, types)
     else:
         shape = _value_shape(msg)

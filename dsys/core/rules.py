@@ -4,8 +4,11 @@ A host (the simulator, the trio runtime, the Maelstrom adapter, the unit-test ha
 calls these before it acts on a node's request, so a mistake gets the same clear error
 wherever the node runs:
 
-* node ids are non-empty strings without ``/`` (the ``/`` separates a component's name
-  from its timer names, and trace files are named after node ids);
+* node ids are non-empty *printable* strings of at most :data:`MAX_NODE_ID` characters,
+  without ``/`` or ``\\``, and not ``.`` or ``..``: the ``/`` separates a component's name
+  from its timer names; trace files and data directories are named after node ids (so an
+  id must not be a path); and ids are printed in logs (so no newline, no terminal escape).
+  Real hosts apply the rule to every id that arrives from the network too;
 * a timer has a string name and a delay that is a finite number >= 0;
 * a message goes to a node the host knows. Sending to an id that is not a node of the
   cluster is a programming error (a typo, a peer list built wrong), so it raises at once
@@ -25,8 +28,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
+from typing import TypeGuard
 
 from dsys.errors import ConfigError, UsageError
+
+#: The longest node id, in characters (ids are kept per sender and printed in logs).
+MAX_NODE_ID = 128
+
+
+def is_node_id(node_id: object) -> TypeGuard[str]:
+    """True if ``node_id`` is a valid node id (see the module docstring).
+
+    >>> [is_node_id(i) for i in ("n1", "lin-kv", "a/b", "..", "n1\\x1b[31m", "", 7)]
+    [True, True, False, False, False, False, False]
+    """
+    return (isinstance(node_id, str) and 0 < len(node_id) <= MAX_NODE_ID
+            and node_id.isprintable() and "/" not in node_id and "\\" not in node_id
+            and node_id not in (".", ".."))
 
 
 def check_node_id(node_id: object) -> str:
@@ -34,13 +52,17 @@ def check_node_id(node_id: object) -> str:
 
     >>> check_node_id("n1")
     'n1'
-    >>> check_node_id("a/b")
+    >>> check_node_id("../escaped")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    dsys.errors.ConfigError: node ids must be non-empty strings without '/', got 'a/b'
+    dsys.errors.ConfigError: node ids are printable strings ...; got '../escaped'
     """
-    if not isinstance(node_id, str) or not node_id or "/" in node_id:
-        raise ConfigError(f"node ids must be non-empty strings without '/', got {node_id!r}")
+    if not is_node_id(node_id):
+        shown = repr(node_id)
+        if len(shown) > 60:
+            shown = f"{shown[:60]}... ({len(shown)} characters)"
+        raise ConfigError(f"node ids are printable strings of 1 to {MAX_NODE_ID} characters, "
+                          f"without '/' or '\\', and not '.' or '..'; got {shown}")
     return node_id
 
 

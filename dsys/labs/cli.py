@@ -92,7 +92,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                       help="run seeds in N processes at once (default: the number of CPUs, "
                            f"here {cpu_count()}); the results are the same for any N")
     test.add_argument("--trace-dir", default=str(TRACE_DIR), metavar="DIR",
-                      help=f"where traces of failing runs are saved (default {TRACE_DIR})")
+                      help=f"where traces of failing runs are saved (default {TRACE_DIR}), "
+                           "named after the lab, the graded file, the test and the seed")
     test.set_defaults(func=run_tests)
 
 

@@ -735,14 +735,16 @@ def grade(
         if check_determinism and source is not None:
             fresh = _FreshProcess(shared_worker(another_hash_seed(hash_seed)), source)
             stack.callback(fresh.close)
-        checked = [task for task in tasks if task.twice]
+        checked = {task.test: task for task in tasks if task.twice}
+        names = [test.name for test in tests]
         ahead = _Ahead(submit, tasks, window)
         for number, (test, seeds) in enumerate(plan):
             if fresh is not None:
                 # This test's checked seed, and the next test's: ahead, not all at once (a
                 # grading that stops early must not wait for checks it does not need).
-                for task in checked[number:number + 2]:
-                    fresh.start(task)
+                for each in names[number:number + 2]:
+                    if each in checked:
+                        fresh.start(checked[each])
             ran: list[Run] = []
             for seed in seeds:
                 run = ahead.result(test.name, seed)
@@ -767,6 +769,8 @@ def _judge(lab: Lab, impl_name: str, ran: list[Run], tasks: list[Task],
            fresh: _FreshProcess | None, trace_dir: Path | None,
            check_determinism: bool, hash_seed: int | None) -> Failure | None:
     """The failure of a test whose runs are ``ran`` (stopped at the first failing one)."""
+    if not ran:
+        return None
     first, last = ran[0], ran[-1]
     suspects = [] if not check_determinism else [first] if last is first else [first, last]
     for run in suspects:  # the checked seed, then the failing one

@@ -51,6 +51,7 @@ import attrs
 import cattrs
 from cattrs.gen import AttributeOverride, make_dict_structure_fn, override
 
+from dsys.core.rules import check_node_id
 from dsys.errors import ConfigError, UsageError
 
 #: Frames larger than this (in bytes) are refused unless the cluster file says otherwise.
@@ -202,13 +203,6 @@ def cluster_from_mapping(data: Mapping[str, Any], *, source: str = "<cluster>",
         max_frame=settings.max_frame, send_queue=settings.send_queue,
         replay_window=settings.replay_window, source=source, base_dir=base_dir,
     )
-
-
-def check_node_id(node_id: object) -> str:
-    """Validate an id as the simulator does: a non-empty string without ``/``."""
-    if not isinstance(node_id, str) or not node_id or "/" in node_id or not node_id.isprintable():
-        raise ConfigError(f"ids must be non-empty printable strings without '/', got {node_id!r}")
-    return node_id
 
 
 def split_address(text: str) -> tuple[str, int]:

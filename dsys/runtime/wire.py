@@ -14,6 +14,14 @@ the check that covers it:
 7. message: ``msg`` is an envelope of a *registered* type with exactly its fields
    (:func:`dsys.core.codec.decode`); nothing is unpickled or evaluated.
 
+With a secret, a TCP connection carries frames only after a :class:`Handshake`: the
+endpoint that accepted it sends a fresh random challenge, and the one that opened it
+answers with its id and a tag over that challenge. A route back to an id is learned only
+over a connection whose handshake named that id (see :mod:`dsys.runtime.transport`), so a
+frame recorded earlier and sent again on another connection can neither be delivered
+there nor take over a route, even by a receiver that restarted and forgot what it
+accepted.
+
 Layout of a frame (TCP puts a 4-byte big-endian length in front of each)::
 
     +---------+-------+-------+------------------------------+---------------------------+
@@ -22,6 +30,12 @@ Layout of a frame (TCP puts a 4-byte big-endian length in front of each)::
 
     payload = {"src": "a", "dst": "b", "boot": 1712..., "seq": 17,
                "msg": {"type": "app:Ping", "body": {"seq": 3}, "stamps": {...}}}
+
+Handshake frames (TCP, with a secret) have their own header, with the handshake flag::
+
+    challenge = version, "h", flags 2, nonce (16 random bytes)
+    answer    = version, "h", flags 3, tag (32 bytes), the answering endpoint's id (UTF-8)
+    tag       = HMAC-SHA256(secret, "dsys handshake" + 0 + challenge nonce + id)
 
 ``boot`` identifies one incarnation of the sender (its start time in nanoseconds) and
 ``seq`` counts its frames from 1. With a secret, they make a replay guard: a receiver
@@ -50,12 +64,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from typing import Any, NamedTuple
 
 from dsys.core import codec
 from dsys.core.ids import message_id
 from dsys.core.messages import lookup_message
+from dsys.core.rules import MAX_NODE_ID, is_node_id
 from dsys.errors import CodecError, ConfigError
 from dsys.runtime.config import DEFAULT_MAX_FRAME
 
@@ -63,6 +79,14 @@ FRAME_VERSION = 1
 HEADER_SIZE = 3
 TAG_SIZE = 32
 FLAG_AUTHENTICATED = 0x01
+FLAG_HANDSHAKE = 0x02
+NONCE_SIZE = 16
+#: A challenge frame's size (without TCP's length prefix).
+CHALLENGE_SIZE = HEADER_SIZE + NONCE_SIZE
+#: The largest handshake answer: header, tag and the longest id in UTF-8.
+ANSWER_LIMIT = HEADER_SIZE + TAG_SIZE + 4 * MAX_NODE_ID
+_HANDSHAKE_CODEC = ord("h")
+_HANDSHAKE_CONTEXT = b"dsys handshake\x00"
 CODEC_BYTES = {"json": ord("j"), "msgpack": ord("m")}
 _CODEC_NAMES = {v: k for k, v in CODEC_BYTES.items()}
 _PAYLOAD_KEYS = frozenset({"src", "dst", "boot", "seq", "msg"})
@@ -209,6 +233,9 @@ class Wire:
         version, codec_byte, flags = data[0], data[1], data[2]
         if version != FRAME_VERSION:
             raise Rejected("bad version", f"frame version {version}, expected {FRAME_VERSION}")
+        if flags & FLAG_HANDSHAKE:
+            raise Rejected("unexpected handshake", "a handshake frame outside the start of "
+                                                   "a connection")
         if codec_byte != self._header[1]:
             name = _CODEC_NAMES.get(codec_byte, f"unknown codec byte {codec_byte}")
             raise Rejected("wrong codec", f"frame uses {name}, this cluster uses {self.codec}")
@@ -259,6 +286,74 @@ class Wire:
                     or not 0 <= value <= _MAX_COUNTER):
                 raise Rejected("malformed", f"{name} must be an integer in 0..2**64-1")
         return src, dst, boot, seq, obj["msg"]
+
+
+class Handshake:
+    """Proves, at the start of a TCP connection, that the endpoint that opened it holds
+    the cluster secret *now*, and which id it speaks for.
+
+    The endpoint that accepted the connection sends a :meth:`challenge` (a fresh random
+    nonce); the one that opened it sends back its :meth:`answer`: its id, tagged with
+    HMAC-SHA256 over the nonce and the id. :meth:`check` returns that id, or raises
+    :class:`Rejected` (``bad handshake``). An answer is worth nothing on any other
+    connection, whose nonce differs: recording one and sending it again does not open a
+    connection, nor does a recorded frame.
+
+    Example:
+        >>> server, n2 = Handshake(b"s3cret", "n1"), Handshake(b"s3cret", "n2")
+        >>> nonce, challenge = server.challenge()
+        >>> answer = n2.answer(challenge)
+        >>> server.check(nonce, answer)
+        'n2'
+        >>> try:
+        ...     server.check(server.challenge()[0], answer)  # the same answer, elsewhere
+        ... except Rejected as r:
+        ...     print(r.reason)
+        bad handshake
+    """
+
+    def __init__(self, secret: bytes, local_id: str) -> None:
+        self._key = secret
+        self.local_id = local_id
+        self._challenge_header = bytes([FRAME_VERSION, _HANDSHAKE_CODEC, FLAG_HANDSHAKE])
+        self._answer_header = bytes([FRAME_VERSION, _HANDSHAKE_CODEC,
+                                     FLAG_HANDSHAKE | FLAG_AUTHENTICATED])
+
+    def challenge(self) -> tuple[bytes, bytes]:
+        """A fresh nonce and the challenge frame that carries it."""
+        nonce = secrets.token_bytes(NONCE_SIZE)
+        return nonce, self._challenge_header + nonce
+
+    def answer(self, challenge: bytes) -> bytes:
+        """The answer frame to a challenge frame (:class:`Rejected` if it is not one)."""
+        if len(challenge) != CHALLENGE_SIZE or challenge[:HEADER_SIZE] != self._challenge_header:
+            raise Rejected("bad handshake", "expected a handshake challenge (does the other "
+                                            "end have the cluster secret?)")
+        ident = self.local_id.encode("utf-8")
+        return self._answer_header + self._tag(challenge[HEADER_SIZE:], ident) + ident
+
+    def check(self, nonce: bytes, answer: bytes) -> str:
+        """The id an answer to ``nonce`` speaks for; :class:`Rejected` if it is wrong."""
+        if (not HEADER_SIZE + TAG_SIZE < len(answer) <= ANSWER_LIMIT
+                or answer[:HEADER_SIZE] != self._answer_header):
+            raise Rejected("bad handshake", "the first frame on a connection must answer the "
+                                            "handshake challenge (does the sender have the "
+                                            "cluster secret?)")
+        ident = answer[HEADER_SIZE + TAG_SIZE:]
+        if not hmac.compare_digest(answer[HEADER_SIZE:HEADER_SIZE + TAG_SIZE],
+                                   self._tag(nonce, ident)):
+            raise Rejected("bad handshake", "the answer to the challenge has a wrong tag "
+                                            "(wrong secret, or recorded on another connection)")
+        try:
+            local_id = ident.decode("utf-8")
+        except UnicodeDecodeError:
+            local_id = ""
+        if not is_node_id(local_id):
+            raise Rejected("bad handshake", "the answer names no valid id")
+        return local_id
+
+    def _tag(self, nonce: bytes, ident: bytes) -> bytes:
+        return hmac.digest(self._key, _HANDSHAKE_CONTEXT + nonce + ident, hashlib.sha256)
 
 
 def _decode_message(envelope: Any) -> Any:
