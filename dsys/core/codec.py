@@ -121,7 +121,7 @@ def wire_value_problem(value: Any) -> str | None:
 
 def _structure_int(value: Any, _: Any) -> int:
     if value.__class__ is int and INT_MIN <= value <= INT_MAX:
-        return cast(int, value)
+        return value
     raise _number_error("int", value)
 
 

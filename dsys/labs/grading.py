@@ -74,6 +74,7 @@ from dsys.labs.processes import (
     shared_worker,
 )
 from dsys.loader import load_file
+from dsys.search import SearchResult
 from dsys.sim.network import Network
 from dsys.sim.report import SimulationError, replay_command
 from dsys.sim.simulation import Simulation
@@ -189,6 +190,28 @@ class Trial:
     def run(self, sim: Simulation, until: float) -> None:
         """Run ``sim`` up to virtual time ``until``, with the same event limit."""
         self.run_until(sim, lambda s: False, timeout=max(0.0, until - sim.now))
+
+    def search(self, result: SearchResult) -> None:
+        """Judge a model-checking result (a *search test*, as in DSLabs): fail the trial if
+        the search found a violation, with the path it found, and keep the path's replay
+        in the simulator as this trial's trace (so the failure report shows and saves it).
+
+        Example::
+
+            search = Search({"server": trial.impl.Server, ...}, drops=1)
+            search.add_invariant(delivered_in_order)
+            trial.search(search.bfs(max_depth=12, time_limit=10))
+        """
+        if result.verdict != "violation":
+            return
+        sim = result.replay()
+        self.sims.append(sim)
+        steps = "\n".join(f"    {i:2d}. {step.describe()}"
+                          for i, step in enumerate(result.path, 1))
+        raise AssertionError(
+            f"the model checker found a path of {len(result.path)} step(s) to a bad state "
+            f"({result.problem}), searching every order of deliveries and timers:\n{steps}"
+        )
 
 
 @attrs.frozen

@@ -15,9 +15,12 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsys.errors import DsysError, UsageError
+
+if TYPE_CHECKING:
+    from dsys.runtime.config import ClusterConfig
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -44,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("--seed", type=int, default=None,
                      help="seed node.rng (and a client's workload; default 0 for a client)")
     run.add_argument("--quiet", action="store_true", help="do not print the node's log lines")
+    run.add_argument("--insecure", action="store_true",
+                     help="run even though the cluster file has no secret and listens beyond "
+                          "this machine (anyone who can reach the ports can speak as any node)")
     client = run.add_argument_group("clients", "run a dsys Client and record its history")
     client.add_argument("--workload", metavar="TARGET",
                         help="path/to/file.py:function or module:function; function(rng) "
@@ -69,6 +75,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                     help="node output and status files (default: a new temporary folder)")
     up.add_argument("--for", dest="duration", type=float, default=None, metavar="SECONDS",
                     help="stop everything after this many seconds")
+    up.add_argument("--insecure", action="store_true",
+                    help="run without a secret beyond this machine (see dsys run --help)")
     up.set_defaults(func=_cluster_up)
     merge = actions.add_parser(
         "merge-histories", help="merge the histories of several clients for dsys check lin",
@@ -107,6 +115,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"{' and '.join(given)} run a client: pass --workload too")
     cluster = load_cluster(args.cluster)
     cluster.node(args.node)
+    _say_security(cluster, args)
     spec = args.target or cluster.target_of(args.node)
     if spec is None:
         raise UsageError(f"no TARGET: pass one (dsys run app.py:Factory ...) or give node "
@@ -118,6 +127,8 @@ def _run(args: argparse.Namespace) -> int:
     stats = host.statistics()
     refused = sum(stats.rejected.values())
     trace = f", {stats.trace_errors} trace write error(s)" if stats.trace_errors else ""
+    if stats.log_errors:
+        trace += f", {stats.log_errors} log write error(s)"
     print(f"dsys[{args.node}]: stopped after {stats.uptime:.1f} s: {stats.messages_in} "
           f"message(s) in, {stats.messages_out} out, {stats.handler_errors} handler "
           f"error(s), {refused} frame(s) refused{trace}", file=sys.stderr)
@@ -135,6 +146,7 @@ def _run_client(args: argparse.Namespace) -> int:
         raise UsageError("--data: a client keeps no storage (run it without --data)")
     cluster = load_cluster(args.cluster)
     cluster.check_client_id(args.node)
+    _say_security(cluster, args)
     if args.target is None:
         raise UsageError(f"no TARGET: pass the client's factory (dsys run app.py:Client "
                          f"--node {args.node} --workload ...)")
@@ -155,6 +167,12 @@ def _run_client(args: argparse.Namespace) -> int:
           f"{kinds['fail']} fail, {kinds['info']} info"
           + (f", {still_open} still open" if still_open else "") + where, file=sys.stderr)
     return 0
+
+
+def _say_security(cluster: ClusterConfig, args: argparse.Namespace) -> None:
+    """Refuse an open cluster beyond loopback (unless --insecure); print the notes, once."""
+    for line in cluster.check_secure(insecure=args.insecure):
+        print(f"dsys[{args.node}]: {line}", file=sys.stderr)
 
 
 async def _collect(into: list[dict[str, Any]], run: Callable[..., Any], *args: Any,
@@ -181,7 +199,7 @@ def _cluster_up(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise UsageError(f"--for must be positive, got {args.duration}")
     return cluster_up(args.file, args.target, trace_dir=args.trace_dir, data_dir=args.data_dir,
-                      log_dir=args.log_dir, duration=args.duration)
+                      log_dir=args.log_dir, duration=args.duration, insecure=args.insecure)
 
 
 def _maelstrom(args: argparse.Namespace) -> int:

@@ -87,12 +87,15 @@ class _NodeProcess:
 
 def cluster_up(cluster_file: str, target: str | None, *, trace_dir: str | None = None,
                data_dir: str | None = None, log_dir: str | None = None,
-               duration: float | None = None, console: Console | None = None) -> int:
+               duration: float | None = None, console: Console | None = None,
+               insecure: bool = False) -> int:
     """Run every node of ``cluster_file`` until Ctrl-C / SIGTERM / ``duration`` seconds.
 
     Returns 0 if every node ran until it was stopped, 1 if any exited on its own.
+    ``insecure``: run a cluster without a secret beyond loopback (``dsys run --insecure``).
     """
     cluster = load_cluster(cluster_file)
+    notes = cluster.check_secure(insecure=insecure)  # refused here, not in every child
     console = console or Console()
     targets = _targets(cluster, target)
     for spec in sorted(set(targets.values())):
@@ -108,9 +111,13 @@ def cluster_up(cluster_file: str, target: str | None, *, trace_dir: str | None =
             command += ["--trace", str(Path(trace_dir) / f"{node_id}.jsonl")]
         if data_dir:
             command += ["--data", str(Path(data_dir) / node_id)]
+        if insecure:
+            command.append("--insecure")
         (logs / f"{node_id}.status.json").unlink(missing_ok=True)
         nodes.append(_NodeProcess(node_id, cluster.nodes[node_id].address, command,
                                   logs / f"{node_id}.log", logs / f"{node_id}.status.json"))
+    for note in notes:
+        console.print(f"dsys: {escape(note)}", style="bold red" if "WARNING" in note else None)
     console.print(f"dsys: starting {len(nodes)} node(s) of {cluster.source} over "
                   f"{cluster.transport}; logs in {logs}")
     previous = signal.signal(signal.SIGTERM, _interrupt)

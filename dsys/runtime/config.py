@@ -5,8 +5,8 @@ A cluster file is TOML. Only ``[nodes]`` is required::
     [cluster]
     transport = "tcp"          # "tcp" (default) or "udp"
     codec = "json"             # "json" (default) or "msgpack" (pip install 'dsys[msgpack]')
-    secret = "change-me"       # optional: authenticate every frame (HMAC-SHA256)
-    # secret_file = "secret.txt"   # or read the secret from a file (relative to this file)
+    secret_file = "cluster.secret" # authenticate every frame (HMAC-SHA256) with the secret
+    # secret = "..."           # in this file (16 bytes at least); either one, or none
     max_frame = 1048576        # bytes; bigger frames are refused before they are read
     send_queue = 1024          # frames queued per peer before new ones are dropped
     replay_window = 1024       # how far out of order an authenticated frame may arrive
@@ -20,7 +20,9 @@ A cluster file is TOML. Only ``[nodes]`` is required::
     alice = "127.0.0.1:7100"
 
 A node *listens* on its own address (so a loopback address keeps it on this machine) unless
-``bind`` says otherwise; peers *connect* to ``address``. ``target`` names the node's
+``bind`` says otherwise; peers *connect* to ``address``. A secret is optional on loopback
+only: ``dsys run`` refuses a cluster without one that listens anywhere else, unless told
+``--insecure`` (see :meth:`ClusterConfig.check_secure`). ``target`` names the node's
 factory for ``dsys cluster up`` (a path relative to the cluster file, or a module).
 Every mistake is reported as one :class:`~dsys.errors.ConfigError` line that names the
 file and the key.
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -58,6 +61,9 @@ from dsys.errors import ConfigError, UsageError
 DEFAULT_MAX_FRAME = 1 << 20
 #: The largest UDP payload over IPv4: a UDP frame can never be bigger than this.
 UDP_MAX_DATAGRAM = 65507
+#: The shortest secret accepted, in bytes (a short one can be guessed offline from one
+#: recorded frame).
+MIN_SECRET = 16
 
 TRANSPORTS = ("tcp", "udp")
 CODECS = ("json", "msgpack")
@@ -104,6 +110,8 @@ class ClusterConfig:
     replay_window: int = 1024
     source: str = "<cluster>"
     base_dir: Path | None = None
+    #: Problems worth a warning that do not stop the cluster (a secret file others can read).
+    warnings: tuple[str, ...] = ()
 
     @property
     def node_ids(self) -> tuple[str, ...]:
@@ -149,6 +157,41 @@ class ClusterConfig:
         """True if every endpoint listens on a loopback address (this machine only)."""
         return all(_is_loopback(e.bind_host) for e in self.endpoints().values())
 
+    def check_secure(self, *, insecure: bool = False) -> tuple[str, ...]:
+        """What to tell the user about this cluster's security before running it, one line
+        each; a :class:`ConfigError` if it should not run at all.
+
+        Without a secret, a cluster on loopback gets a note; one that listens beyond this
+        machine is refused unless ``insecure`` (``dsys run --insecure``), and then gets a
+        loud warning. :attr:`warnings` (a secret file others can read) come first.
+
+        >>> cluster = parse_cluster('[nodes]\\na = "10.0.0.1:7001"', source="c.toml")
+        >>> cluster.check_secure()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        dsys.errors.ConfigError: c.toml has no secret, and listens beyond this machine (a on ...
+        >>> cluster.check_secure(insecure=True)[0][:40]
+        'WARNING: running WITHOUT A SECRET (--ins'
+        """
+        if self.secret is not None:
+            return self.warnings
+        if self.on_loopback:
+            return (*self.warnings, "note: no secret, so frames are not authenticated: fine on "
+                                    "loopback (only this machine can reach the nodes); set "
+                                    "secret_file in [cluster] before using a network")
+        exposed = ", ".join(f"{e.id} on {e.bind_address}"
+                            for e in self.endpoints().values() if not _is_loopback(e.bind_host))
+        if not insecure:
+            raise ConfigError(
+                f"{self.source} has no secret, and listens beyond this machine ({exposed}): "
+                "anyone who can reach those ports could send any message as any node. Set "
+                "secret_file in [cluster] (see the how-to 'Run a cluster on several "
+                "machines'), or pass --insecure to run open anyway")
+        return (*self.warnings,
+                f"WARNING: running WITHOUT A SECRET (--insecure) beyond this machine "
+                f"({exposed}): anyone who can reach those ports can send any message as any "
+                "node, and read what the nodes send")
+
     def target_of(self, node_id: str) -> str | None:
         """The ``target`` the file gives ``node_id``, resolved against the file's folder."""
         target = self.node(node_id).target
@@ -192,7 +235,7 @@ def cluster_from_mapping(data: Mapping[str, Any], *, source: str = "<cluster>",
     """Validate an already-parsed cluster file (a dict shaped like the TOML)."""
     try:
         written = _CONVERTER.structure(data, _ClusterFile)
-        secret = _read_secret(written.cluster, base_dir)
+        secret, warnings = _read_secret(written.cluster, base_dir)
         _check_unique(written)
     except _Invalid as problem:
         raise ConfigError(f"{source}: {problem}") from None
@@ -202,6 +245,7 @@ def cluster_from_mapping(data: Mapping[str, Any], *, source: str = "<cluster>",
         transport=settings.transport, codec=settings.codec, secret=secret,
         max_frame=settings.max_frame, send_queue=settings.send_queue,
         replay_window=settings.replay_window, source=source, base_dir=base_dir,
+        warnings=tuple(warnings),
     )
 
 
@@ -421,24 +465,35 @@ _table(
 )
 
 
-def _read_secret(settings: _Settings, base_dir: Path | None) -> bytes | None:
+def _read_secret(settings: _Settings, base_dir: Path | None) -> tuple[bytes | None, list[str]]:
+    """The secret (or None) and warnings about it."""
     if settings.secret is not None and settings.secret_file is not None:
         raise _Invalid("[cluster] give either secret or secret_file, not both")
+    warnings = []
     if settings.secret_file is not None:
         path = Path(settings.secret_file)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         try:
             text = path.read_text(encoding="utf-8").strip()
+            mode = path.stat().st_mode
         except (OSError, UnicodeDecodeError) as exc:
             raise _Invalid(f"[cluster] cannot read secret_file {path}: {exc}") from None
+        if os.name == "posix" and mode & stat.S_IROTH:
+            warnings.append(f"WARNING: the secret file {path} is readable by every user of "
+                            f"this machine (mode {stat.S_IMODE(mode):o}); chmod 600 {path}")
     elif settings.secret is not None:
         text = settings.secret
     else:
-        return None
+        return None, warnings
     if not text:
         raise _Invalid("[cluster] the secret is empty; remove it or set a long random string")
-    return text.encode("utf-8")
+    secret = text.encode("utf-8")
+    if len(secret) < MIN_SECRET:
+        raise _Invalid(f"[cluster] the secret is {len(secret)} bytes, shorter than "
+                       f"{MIN_SECRET}: use a long random string, e.g. the output of "
+                       "python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+    return secret, warnings
 
 
 def _check_unique(written: _ClusterFile) -> None:

@@ -26,10 +26,19 @@ Rules of this file (the same semantics as the simulator, on a real clock):
   simulator's too): the nodes and ``[clients]`` of the cluster file, and the ids this
   node has heard from (ephemeral clients). Any other destination raises
   :class:`~dsys.errors.UsageError` in the handler, which then counts as a handler error.
-* The trace is the node's own record, not part of its service: a trace file that cannot
-  be written (disk full, say) is **logged** (at most once a second) and **counted**
-  (``trace_errors``), and the node **keeps serving**. Such an error never reaches the
-  network side, where it could pass for a lost connection.
+* The trace and the log are the node's own record, not part of its service: a trace
+  event that cannot be written (disk full, say, or data that is not JSON) is **logged**
+  (at most once a second) and **counted** (``trace_errors``); a log line that cannot be
+  written is counted (``log_errors``); either way the node **keeps serving**. Such an
+  error never reaches the network side, where it could pass for a lost connection.
+* What comes from the network is never trusted in a log or the trace: a sender id is
+  checked with the core's node-id rule (:func:`dsys.core.rules.is_node_id`) before it is
+  used; text echoed from a frame (a refusal's detail, a message in an error) is cut to
+  :data:`ECHO_LIMIT` characters; every line printed has its control characters escaped
+  (no newline, no terminal escape: one line cannot pass for another). Refused frames are
+  all counted, but at most :data:`TRACED_REFUSALS` a second per reason are written to
+  the trace (the next one written says how many were left out), so a flood of garbage
+  cannot fill a disk.
 
 Example (what ``dsys run app.py:Hello --node a --cluster cluster.toml`` does)::
 
@@ -43,7 +52,6 @@ Example (what ``dsys run app.py:Hello --node a --cluster cluster.toml`` does)::
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import json
 import math
@@ -65,7 +73,7 @@ import trio
 from dsys.core import codec
 from dsys.core.messages import short_name
 from dsys.core.node import Node, construct
-from dsys.core.rules import check_destination
+from dsys.core.rules import check_destination, is_node_id
 from dsys.core.storage import Storage
 from dsys.errors import CodecError, UsageError
 from dsys.runtime.config import ClusterConfig
@@ -83,6 +91,32 @@ _LOG_INTERVAL = 1.0
 #: Ids outside the cluster file a host remembers having heard from (ephemeral clients it
 #: may answer); beyond this many, the least recently heard are forgotten.
 MAX_HEARD = 65536
+#: Characters of text from the network (a refused frame's detail, a message shown in an
+#: error) copied into a log line or a trace event; the rest is cut off.
+ECHO_LIMIT = 200
+#: Refused frames of one reason written to the trace per second (all are counted).
+TRACED_REFUSALS = 10
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` safe to print as (part of) one line: control characters (newlines,
+    terminal escapes, lone surrogates) escaped, and cut to about ``limit`` characters.
+
+    >>> printable("n1\\n\\x1b[31mdsys[n2]: forged")
+    'n1\\\\n\\\\x1b[31mdsys[n2]: forged'
+    >>> printable("x" * 1000, 10)
+    'xxxxxxxxxx... (1000 characters)'
+    """
+    size = len(text)
+    cut = limit is not None and size > limit
+    if cut:
+        text = text[:limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                       for c in text)
+        if limit is not None and len(text) > limit:
+            text, cut = text[:limit], True
+    return f"{text}... ({size} characters)" if cut else text
 
 
 @attrs.frozen
@@ -92,7 +126,8 @@ class HostStatistics:
     ``rejected`` counts incoming frames refused, by reason (``"bad tag"``,
     ``"replayed"``, ``"unknown type"``...); ``dropped`` counts outgoing messages not
     sent, by reason (``"queue full"``, ``"no route"``...); ``trace_errors`` counts trace
-    writes that failed (the events they carried are lost; the node went on).
+    events that could not be written (they are lost; the node went on), ``log_errors``
+    the lines the log (stderr) did not take.
     """
 
     node: str
@@ -104,6 +139,7 @@ class HostStatistics:
     rejected: Mapping[str, int]
     dropped: Mapping[str, int]
     trace_errors: int = 0
+    log_errors: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--status`` files hold)."""
@@ -111,7 +147,7 @@ class HostStatistics:
                 "messages_in": self.messages_in, "messages_out": self.messages_out,
                 "timers_fired": self.timers_fired, "handler_errors": self.handler_errors,
                 "rejected": dict(self.rejected), "dropped": dict(self.dropped),
-                "trace_errors": self.trace_errors}
+                "trace_errors": self.trace_errors, "log_errors": self.log_errors}
 
 
 class TraceWriter:
@@ -121,13 +157,14 @@ class TraceWriter:
     Lines are buffered and written out every 0.1 s (and at the end), so a node killed
     with SIGKILL loses at most its last tenth of a second of trace.
 
-    Writing never raises: an ``OSError`` (a full disk, a file that went away) is counted
-    in ``errors`` and handed to ``on_error``, and the writer goes on (the node's service
-    matters more than its record of it). Opening the file may raise, at start.
+    Writing never raises: any error (a full disk, a file that went away, event data that
+    is not JSON, such as a NaN) is counted in ``errors`` and handed to ``on_error``, and
+    the writer goes on (the node's service matters more than its record of it). Opening
+    the file may raise, at start.
     """
 
     def __init__(self, path: str | os.PathLike[str], *,
-                 on_error: Callable[[OSError], None] | None = None) -> None:
+                 on_error: Callable[[Exception], None] | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: TextIO = self.path.open("a", encoding="utf-8")
@@ -137,25 +174,27 @@ class TraceWriter:
     def record(self, time_: float, node: str, kind: str, data: dict[str, Any]) -> None:
         """Write one event."""
         try:
-            self._file.write(event_line(TraceEvent(time_, node, kind, data)) + "\n")
-        except OSError as exc:  # the buffer filled up and could not be written out
-            self._failed(exc)
+            line = event_line(TraceEvent(time_, node, kind, data))
+            self._file.write(line + "\n")
+        except Exception as exc:  # data that is not JSON; a full buffer not written out
+            self.failed(exc)
 
     def flush(self) -> None:
         """Push buffered lines to the file."""
         try:
             self._file.flush()
-        except OSError as exc:
-            self._failed(exc)
+        except Exception as exc:
+            self.failed(exc)
 
     def close(self) -> None:
         """Flush and close the file."""
         try:
             self._file.close()
-        except OSError as exc:
-            self._failed(exc)
+        except Exception as exc:
+            self.failed(exc)
 
-    def _failed(self, exc: OSError) -> None:
+    def failed(self, exc: Exception) -> None:
+        """Count an event that could not be written, and report ``exc``."""
         self.errors += 1
         if self._on_error is not None:
             self._on_error(exc)
@@ -266,7 +305,10 @@ class HostBase:
         self.handler_errors = 0
         self._rejected: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
+        self.log_errors = 0
         self._last_warned: dict[str, tuple[float, int]] = {}
+        # reason -> [start of its one-second window, refusals traced in it, not traced]
+        self._refusal_windows: dict[str, list[float]] = {}
         # Who the node may send to (see the module docstring): the ids a host knows from
         # its configuration, and the ids it has heard from.
         self._known: Collection[str] = frozenset()
@@ -289,7 +331,8 @@ class HostBase:
             messages_out=self.messages_out, timers_fired=self.timers_fired,
             handler_errors=self.handler_errors, rejected=dict(sorted(self._rejected.items())),
             dropped=dict(sorted(self._dropped.items())),
-            trace_errors=self._trace.errors if self._trace is not None else 0)
+            trace_errors=self._trace.errors if self._trace is not None else 0,
+            log_errors=self.log_errors)
 
     def stop(self) -> None:
         """Stop the host (its ``run`` returns after the job in progress)."""
@@ -425,11 +468,17 @@ class HostBase:
             return
         self.messages_in += 1
         if self._trace is not None:
-            self._record("recv", describe())
+            try:
+                data = describe()
+            except Exception as exc:  # the record must never stop the delivery
+                self._trace.failed(exc)
+            else:
+                self._record("recv", data)
         try:
             node._dispatch_message(src, msg, stamps)
         except Exception as exc:
-            self._handler_failed(exc, f"on_message: {msg!r} from {src}")
+            self._handler_failed(exc, f"on_message: {printable(repr(msg), ECHO_LIMIT)} "
+                                      f"from {src}")
 
     def _fire(self, name: str) -> None:
         node = self.node
@@ -444,7 +493,10 @@ class HostBase:
 
     def _handler_failed(self, exc: Exception, event: str) -> None:
         self.handler_errors += 1
-        error = f"{type(exc).__name__}: {exc}"
+        try:
+            error = printable(f"{type(exc).__name__}: {exc}", 1000)
+        except Exception:  # str() of the exception raised too
+            error = type(exc).__name__
         self._record("error", {"error": error, "event": event})
         self._print(f"{event} raised {error}; the node keeps serving "
                     f"({self.handler_errors} handler error(s) so far)", exc)
@@ -491,26 +543,58 @@ class HostBase:
     def _node_log(self, text: str) -> None:
         self._record("log", {"text": text})
         if self._echo_logs:
-            self._write_stderr(f"{self.node_id}: {text}")
+            self._write_stderr(f"{self.node_id}: {printable(str(text))}")
 
     # ----- counting and reporting ---------------------------------------------------
 
     def _open_trace(self, path: str | os.PathLike[str]) -> TraceWriter:
         return TraceWriter(path, on_error=self._trace_failed)
 
-    def _trace_failed(self, exc: OSError) -> None:
+    def _trace_failed(self, exc: Exception) -> None:
         """A trace write failed: say so (once a second at most) and keep serving."""
         assert self._trace is not None
-        self._warn("trace", f"cannot write the trace file {self._trace.path}: "
-                            f"{exc.strerror or exc}; the node keeps serving "
+        if isinstance(exc, OSError):
+            why = f"cannot write the trace file {self._trace.path}: {exc.strerror or exc}"
+        else:
+            why = (f"cannot write an event to the trace file {self._trace.path}: "
+                   f"{type(exc).__name__}: {printable(str(exc), ECHO_LIMIT)}")
+        self._warn("trace", f"{why}; the node keeps serving "
                             f"({self._trace.errors} trace write error(s) so far)")
 
     def _reject(self, reason: str, detail: str, peer: str) -> None:
-        """Count and log an incoming frame that was refused."""
+        """Count, trace (sampled) and log (rate-limited) an incoming frame that was
+        refused; its ``detail`` and ``peer`` come from the network and are cut short."""
         self._rejected[reason] += 1
-        self._record("drop", {"from": peer, "to": self.node_id, "reason": reason,
-                              "detail": detail})
+        detail, peer = printable(detail, ECHO_LIMIT), printable(peer, ECHO_LIMIT)
+        if self._trace is not None:
+            self._trace_refusal(reason, detail, peer)
         self._warn(reason, f"refused a frame from {peer}: {reason} ({detail})")
+
+    def _trace_refusal(self, reason: str, detail: str, peer: str) -> None:
+        # At most TRACED_REFUSALS events a second per reason; the next one written says
+        # how many were left out, and _close writes what is still left out at the end.
+        now = time.monotonic()
+        window = self._refusal_windows.get(reason)
+        if window is None or now - window[0] >= 1.0:
+            window = [now, 0, window[2] if window is not None else 0]
+            self._refusal_windows[reason] = window
+        if window[1] >= TRACED_REFUSALS:
+            window[2] += 1
+            return
+        window[1] += 1
+        data: dict[str, Any] = {"from": peer, "to": self.node_id, "reason": reason,
+                                "detail": detail}
+        if window[2]:
+            data["suppressed"] = int(window[2])
+            window[2] = 0
+        self._record("drop", data)
+
+    def _trace_untraced_refusals(self) -> None:
+        for reason, window in sorted(self._refusal_windows.items()):
+            if window[2]:
+                self._record("note", {"event": "refusals not traced", "reason": reason,
+                                      "count": int(window[2])})
+                window[2] = 0
 
     def _drop(self, dst: str, mid: str, msg: object, reason: str) -> None:
         """Count and log an outgoing message that could not be sent."""
@@ -540,18 +624,28 @@ class HostBase:
             self._trace.flush()
 
     def _print(self, text: str, exc: BaseException | None = None) -> None:
-        lines = [f"dsys[{self.node_id or '?'}]: {text}"]
+        """Log one line (escaped: see the module docstring), then ``exc``'s traceback,
+        each of its lines escaped and indented, so no line of it can pass for a header."""
+        lines = [f"dsys[{printable(self.node_id) or '?'}]: {printable(text)}"]
         if exc is not None:
-            lines.extend(line.rstrip("\n") for line in traceback.format_exception(exc))
+            try:
+                chunks = traceback.format_exception(exc)
+            except Exception:  # a traceback that cannot be formatted: the header says it
+                chunks = []
+            lines.extend(f"  {printable(line, 1000)}"
+                         for chunk in chunks for line in chunk.splitlines())
         self._write_stderr("\n".join(lines))
 
     def _write_stderr(self, text: str) -> None:
         stream = self._stderr or sys.stderr
-        with contextlib.suppress(OSError):  # a log that cannot be written must not stop us
+        try:
             print(text, file=stream, flush=True)
+        except Exception:  # a log that cannot be written must not stop us: count it
+            self.log_errors += 1
 
     def _close(self) -> None:
         if self._trace is not None:
+            self._trace_untraced_refusals()
             self._trace.close()
 
 
@@ -654,9 +748,14 @@ class NodeHost(HostBase):
         except Rejected as rejected:
             self._reject(rejected.reason, rejected.detail, peer)
             return
-        self._transport.learn(frame.src, reply_path)  # how to answer it (see the transport)
-        if frame.src not in self._known:
-            self._heard_from(frame.src)  # an ephemeral client: the node may answer it
+        src = frame.src
+        if src not in self._known:
+            if src not in self._heard and not is_node_id(src):
+                # An id goes into routes, the trace and the log: it must be a valid one.
+                self._reject("bad sender", f"sender id {src!r} is not a valid node id", peer)
+                return
+            self._heard_from(src)  # an ephemeral client: the node may answer it
+        self._transport.learn(src, reply_path)  # how to answer it (see the transport)
         await self._submit(partial(self._deliver_frame, frame))
 
     def frame_rejected(self, reason: str, detail: str, peer: str) -> None:

@@ -29,7 +29,15 @@ answers on stdout, logs on stderr. ``dsys maelstrom app.py:Factory`` is such a p
   when the handler raises without having replied.
 * ``init`` is handled by the host: it builds the node with ``id`` = ``node_id`` and
   ``peers`` = the other ``node_ids`` (sorted), answers ``init_ok``, then runs
-  ``on_start`` (``on_recover`` if ``--data-dir`` shows it ran before).
+  ``on_start`` (``on_recover`` if ``--data-dir`` shows it ran before). Every id must be a
+  valid node id (:func:`dsys.core.rules.check_node_id`: ``../escaped`` is not, so trace
+  and data files stay in their directories); a bad one is ``malformed-request``.
+* A line is refused (counted, not answered) unless ``src`` and ``dest`` are valid node
+  ids and ``msg_id``, if present, is an integer (``true`` is not) within the wire's
+  range (:data:`dsys.core.codec.INT_MIN` .. :data:`~dsys.core.codec.INT_MAX`).
+* :class:`MaelstromError` is registered as a message (tag ``dsys.maelstrom:error``) only
+  when a :class:`MaelstromCodec` is made (a Maelstrom host makes one): other processes
+  (``dsys run``) do not accept it from the wire.
 * Layer stamps (e.g. a Lamport clock) travel in the body key ``dsys_stamps``.
 * A node sends to the ``node_ids`` of ``init``, to Maelstrom's services (``lin-kv``,
   ``seq-kv``, ``lww-kv``, ``lin-tso``) and to whoever it has heard from (Maelstrom's
@@ -64,7 +72,8 @@ import trio
 
 from dsys.core import codec
 from dsys.core.messages import message, message_tag, registered_messages, short_name
-from dsys.errors import CodecError
+from dsys.core.rules import check_node_id, is_node_id
+from dsys.errors import CodecError, ConfigError
 from dsys.runtime.host import HostBase, NodeFactory
 
 #: A line longer than this (bytes) is refused: Maelstrom never sends anything close.
@@ -96,10 +105,15 @@ class ErrorCode(enum.IntEnum):
     TXN_CONFLICT = 30
 
 
-@message(name="dsys.maelstrom:error")
+# Not decorated with @message: registered by MaelstromCodec (see the module docstring).
+@attrs.frozen
 class MaelstromError:
     """Maelstrom's ``error`` body: send it to refuse a request, or receive it from a
-    Maelstrom service. ``in_reply_to`` None means: the request being handled."""
+    Maelstrom service. ``in_reply_to`` None means: the request being handled.
+
+    It becomes a registered message (tag ``dsys.maelstrom:error``) when a
+    :class:`MaelstromCodec` is made, so only Maelstrom processes accept it.
+    """
 
     maelstrom_type = "error"
 
@@ -115,6 +129,21 @@ def maelstrom_type(cls: type) -> str:
         return explicit
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", cls.__name__)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def _register_maelstrom_error() -> None:
+    message(name="dsys.maelstrom:error")(MaelstromError)  # a no-op once registered
+
+
+def _msg_id_problem(msg_id: object) -> str | None:
+    """Why ``msg_id`` (present in a body) is not a valid Maelstrom msg_id, or None."""
+    if msg_id is None:
+        return None
+    if isinstance(msg_id, bool) or not isinstance(msg_id, int):
+        return f"msg_id must be an integer, got {type(msg_id).__name__}"
+    if not codec.INT_MIN <= msg_id <= codec.INT_MAX:
+        return "msg_id is out of range (integers on the wire are signed 64-bit)"
+    return None
 
 
 class _Refusal(Exception):
@@ -142,6 +171,7 @@ class MaelstromCodec:
     """
 
     def __init__(self, prefer_module: str | None = None) -> None:
+        _register_maelstrom_error()
         candidates: dict[str, list[type]] = {}
         for cls in registered_messages().values():
             candidates.setdefault(maelstrom_type(cls), []).append(cls)
@@ -162,8 +192,9 @@ class MaelstromCodec:
             raise _Refusal(ErrorCode.MALFORMED_REQUEST, "the body must be an object with a "
                                                         "string type")
         msg_id = body.get("msg_id")
-        if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, int)):
-            raise _Refusal(ErrorCode.MALFORMED_REQUEST, "msg_id must be an integer")
+        problem = _msg_id_problem(msg_id)
+        if problem is not None:
+            raise _Refusal(ErrorCode.MALFORMED_REQUEST, problem)
         name = body["type"]
         cls = self.classes.get(name)
         if cls is None:
@@ -179,8 +210,11 @@ class MaelstromCodec:
         stamps = body.get(STAMPS_KEY)
         if stamps is not None and not isinstance(stamps, dict):
             raise _Refusal(ErrorCode.MALFORMED_REQUEST, f"{STAMPS_KEY} must be an object")
+        envelope = {"type": message_tag(cls), "body": fields}
+        if stamps is not None:
+            envelope["stamps"] = stamps  # checked with the message (numbers in range)
         try:
-            msg = codec.decode({"type": message_tag(cls), "body": fields})
+            msg = codec.decode(envelope)
         except CodecError as exc:
             raise _Refusal(ErrorCode.MALFORMED_REQUEST, str(exc)) from None
         return msg, msg_id, stamps
@@ -273,17 +307,21 @@ class MaelstromHost(HostBase):
         except CodecError as exc:
             self._reject("malformed", str(exc), "stdin")
             return
-        if (not isinstance(obj, dict) or not isinstance(obj.get("src"), str)
-                or not isinstance(obj.get("dest"), str) or not isinstance(obj.get("body"), dict)):
-            self._reject("malformed", "a message needs string src and dest and an object body",
-                         "stdin")
+        if (not isinstance(obj, dict) or not is_node_id(obj.get("src"))
+                or not is_node_id(obj.get("dest")) or not isinstance(obj.get("body"), dict)):
+            self._reject("malformed", "a message needs an object body, and src and dest that "
+                                      "are valid node ids", "stdin")
+            return
+        problem = _msg_id_problem(obj["body"].get("msg_id"))
+        if problem is not None:  # not answered: an answer could not say what it answers
+            self._reject("malformed", problem, obj["src"])
             return
         await self._submit(partial(self._on_input, obj["src"], obj["dest"], obj["body"]))
 
     # ----- jobs: one at a time, in order (see dsys.runtime.host) -------------------------
 
     def _on_input(self, src: str, dest: str, body: dict[str, Any]) -> None:
-        msg_id = body.get("msg_id") if isinstance(body.get("msg_id"), int) else None
+        msg_id = body.get("msg_id")  # an int or None (see _accept_line)
         if body.get("type") == "init":
             self._init(src, body, msg_id)
             return
@@ -319,10 +357,18 @@ class MaelstromHost(HostBase):
 
     def _init(self, src: str, body: dict[str, Any], msg_id: int | None) -> None:
         node_id, node_ids = body.get("node_id"), body.get("node_ids")
-        if (not isinstance(node_id, str) or not isinstance(node_ids, list)
-                or not all(isinstance(n, str) for n in node_ids)):
+        if not isinstance(node_ids, list):
             self._refuse(src, msg_id, ErrorCode.MALFORMED_REQUEST,
                          "init needs a string node_id and a list of string node_ids")
+            return
+        try:
+            # Ids name trace files and data directories: "../escaped" must not be one.
+            node_id = check_node_id(node_id)
+            for peer in node_ids:
+                check_node_id(peer)
+        except ConfigError as exc:
+            self._reject("invalid message", f"init: {exc}", src)
+            self._refuse(src, msg_id, ErrorCode.MALFORMED_REQUEST, f"init: {exc}")
             return
         if self.node is not None:
             self._refuse(src, msg_id, ErrorCode.ABORT, f"already initialised as {self.node_id}")

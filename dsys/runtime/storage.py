@@ -7,10 +7,12 @@
 * ``node.json``: whose directory this is, and how many times the node has started (so a
   restart calls ``on_recover`` instead of ``on_start``).
 
-Every write is atomic: write a temporary file, ``fsync`` it, ``rename`` it over the old
-one, ``fsync`` the directory. A crash (even ``kill -9`` or a power cut) leaves either the
-old file or the new one, never a torn mix; once ``sync()`` returns, the data survives.
-This is the discipline real storage engines follow, at the smallest scale.
+Every write is atomic: write a temporary file (``.storage.json.<pid>.tmp``), ``fsync`` it,
+``rename`` it over the old one, ``fsync`` the directory. A crash (even ``kill -9`` or a
+power cut) leaves either the old file or the new one, never a torn mix; once ``sync()``
+returns, the data survives. This is the discipline real storage engines follow, at the
+smallest scale. A crash in the middle of a write leaves its temporary file behind:
+opening the directory again removes such leftovers of processes that no longer run.
 
 Example:
     >>> import tempfile
@@ -29,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from pathlib import Path
@@ -47,7 +50,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     With ``durable`` (the default), also make sure the new contents and the rename itself
     are on disk before returning (``fsync`` of the file and of its directory).
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temporary(path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         view = memoryview(data)
@@ -60,6 +63,43 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     os.replace(tmp, path)
     if durable:
         _fsync_directory(path.parent)
+
+
+def _temporary(path: Path, pid: int) -> Path:
+    return path.with_name(f".{path.name}.{pid}.tmp")
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files :func:`atomic_write` left next to ``path`` when its
+    process was killed mid-write; return them. A temporary of a process that still runs
+    (another one writing right now) is left alone."""
+    removed = []
+    prefix, suffix = f".{path.name}.", ".tmp"
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid_text = candidate.name[len(prefix):-len(suffix)]
+        if not pid_text.isdigit() or candidate != _temporary(path, int(pid_text)):
+            continue
+        pid = int(pid_text)
+        if pid != os.getpid() and _is_running(pid):
+            continue
+        try:
+            candidate.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(candidate)
+    return removed
+
+
+def _is_running(pid: int) -> bool:
+    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) would kill it on Windows
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process (or cannot tell): keep its file
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -94,6 +134,8 @@ class DataDir:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create data directory {self.path}: {exc}") from None
+        for name in (META_FILE, STORAGE_FILE):  # leftovers of a process killed mid-write
+            remove_stale_temporaries(self.path / name)
         meta = self._read_json(META_FILE, {"node": self.node_id, "starts": 0})
         if not isinstance(meta, dict) or meta.get("node") != self.node_id:
             owner = meta.get("node") if isinstance(meta, dict) else "?"

@@ -21,8 +21,40 @@ the connection closed (there is no way to find the next frame without reading th
 Connections to peers are opened on demand, when the first frame for them is queued, and
 re-opened with exponential backoff (50 ms doubling up to 2 s, with jitter) when they fail.
 A frame goes to the kernel at once if the connection is idle; otherwise it waits in the
-peer's bounded queue. While a peer is unreachable its frames wait there, and once the
-queue is full new frames are dropped, so a dead peer costs a fixed amount of memory.
+connection's queue.
+
+Rules of the TCP side (each bound is a field of :class:`Limits`; the security page of the
+docs lists them with their defaults):
+
+* **Bytes waiting to be sent are bounded**, per connection (``send_queue`` frames and
+  ``send_queue_bytes``) and for the whole endpoint (``max_queued_bytes``). A frame that
+  would pass a bound is dropped (``queue full``, ``all queues full``) and the sender told
+  so, so a dead peer, or a client that never reads its replies, costs a fixed amount of
+  memory. (The one exception: when the kernel takes only the head of a frame sent at
+  once, the rest of that frame is kept, whatever the total, since the next frame can only
+  follow it; so the total may pass ``max_queued_bytes`` by the rest of one frame per
+  connection.)
+* **Inbound connections are admitted, then must prove themselves.** At most
+  ``max_connections`` are open, and ``max_connections_per_address`` from one IP address.
+  A connection is *pending* until its first frame: with a cluster secret, the answer to
+  the handshake challenge (:class:`~dsys.runtime.wire.Handshake`), at most
+  ``ANSWER_LIMIT`` bytes; without one, any whole frame. A pending connection that has not
+  finished its first frame ``first_frame_timeout`` seconds after it was accepted is
+  closed. When a new connection would pass a bound, the *oldest pending* connection
+  (of that address, for the per-address bound) is closed to make room, and only if none
+  is pending is the newcomer refused: connections that never send cannot lock anyone
+  out, and a peer or client that answered once cannot be pushed out by ones that did not.
+* **Idle connections are closed**: one that carried no frame, either way, for
+  ``idle_timeout`` seconds. The other end re-opens it when it has something to send.
+* **Routes are learned only from authenticated connections.** With a secret, a frame
+  teaches the route back to its sender only if it came on a connection whose handshake
+  named that sender: a frame recorded from a peer and sent again by someone else (after
+  the receiver restarted and forgot it) never makes the sender's connection the route to
+  that peer. (It is not even delivered: such a connection never gets past its handshake.)
+* Every connection refused or closed by these rules is reported to the receiver (as a
+  refused frame, with its reason: ``too many connections``, ``evicted``,
+  ``handshake timeout``, ``first frame timeout``, ``bad handshake``) and counted in
+  :meth:`TcpTransport.statistics`, idle closes included.
 
 **Why TCP runs on raw sockets, not trio streams.** A handler never awaits, so it cannot
 call ``SocketStream.send_all``: on streams every frame would go to a writer task through
@@ -39,35 +71,87 @@ in flight depends on placement instead (raw sockets 0.70x of streams with both p
 on one CPU, 1.53x on two), so the gain this file is built for is latency.
 
 **UDP.** One frame per datagram, sent at once; nothing is queued or retried, exactly like
-the lossy network of the simulator. Frames are limited to 65,507 bytes (IPv4).
+the lossy network of the simulator. Frames are limited to 65,507 bytes (IPv4). Routes to
+the endpoints of the cluster file are their fixed addresses, never learned; an ephemeral
+client is answered at the address its latest accepted datagram came from.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Mapping
 from random import Random
 from typing import Any, Protocol
 
+import attrs
 import trio
 
 from dsys.errors import ConfigError
 from dsys.runtime.config import UDP_MAX_DATAGRAM, ClusterConfig, Endpoint
+from dsys.runtime.wire import ANSWER_LIMIT, CHALLENGE_SIZE, Handshake, Rejected
 
 BACKOFF_MIN = 0.05
 BACKOFF_MAX = 2.0
+#: Seconds to connect to a peer and, with a secret, to answer its handshake challenge.
 CONNECT_TIMEOUT = 2.0
-#: Inbound TCP connections served at once; more are refused (each holds a task and buffers).
-MAX_INBOUND = 256
 #: Return paths remembered (connections peers opened to us; addresses of ephemeral
 #: clients): beyond this many, the oldest are forgotten.
 MAX_LEARNED = 4096
 _READ_SIZE = 65536
+#: Frames written in one system call, and (roughly) their bytes: joining them costs a copy.
 _BATCH = 64
+_BATCH_BYTES = 256 << 10
 _LENGTH = 4
+
+
+@attrs.frozen
+class Limits:
+    """The bounds of a TCP endpoint (see the module docstring for what happens at each).
+
+    Example:
+        >>> Limits().max_connections, Limits(idle_timeout=60).idle_timeout
+        (256, 60)
+    """
+
+    #: Inbound connections open at once.
+    max_connections: int = 256
+    #: Inbound connections open at once from one IP address.
+    max_connections_per_address: int = 64
+    #: Seconds a new inbound connection has to deliver its first frame (with a secret:
+    #: to answer the handshake challenge).
+    first_frame_timeout: float = 5.0
+    #: Seconds without a frame, either way, after which an inbound connection is closed.
+    idle_timeout: float = 300.0
+    #: Frames waiting to be sent on one connection.
+    send_queue: int = 1024
+    #: Bytes waiting to be sent on one connection (raised to one frame of ``max_frame``
+    #: if smaller, so that any frame can wait).
+    send_queue_bytes: int = 4 << 20
+    #: Bytes waiting to be sent on all the connections of the endpoint together.
+    max_queued_bytes: int = 64 << 20
+
+
+#: The limits :func:`make_transport` uses (with the cluster file's ``send_queue``).
+DEFAULT_LIMITS = Limits()
+
+
+@attrs.frozen
+class TransportStatistics:
+    """An immutable snapshot of a transport's connections and queues.
+
+    ``closed`` counts inbound connections closed by the rules of the module docstring, by
+    reason (``"idle"``, ``"evicted"``, ``"too many connections"``...).
+    """
+
+    connections: int
+    pending: int
+    queued_frames: int
+    queued_bytes: int
+    closed: Mapping[str, int]
 
 
 class Receiver(Protocol):
@@ -109,12 +193,17 @@ class Transport(Protocol):
     def learn(self, src: str, reply_path: Any) -> None:
         """Remember how a checked frame from ``src`` arrived, to answer it that way."""
 
+    def statistics(self) -> TransportStatistics:
+        """An immutable snapshot of the connections and queues."""
 
-def make_transport(cluster: ClusterConfig, local_id: str | None) -> Transport:
+
+def make_transport(cluster: ClusterConfig, local_id: str | None, *,
+                   limits: Limits | None = None) -> Transport:
     """The transport the cluster file asks for, for endpoint ``local_id``.
 
     ``local_id`` None (or an id not in the file) is an ephemeral endpoint: it listens on
     no fixed address and is answered over the connections (or from the port) it uses.
+    ``limits`` default to :data:`DEFAULT_LIMITS` with the cluster file's ``send_queue``.
     """
     endpoints = cluster.endpoints()
     local = endpoints.get(local_id) if local_id is not None else None
@@ -123,22 +212,47 @@ def make_transport(cluster: ClusterConfig, local_id: str | None) -> Transport:
     if cluster.transport == "udp":
         return UdpTransport(local, peers, max_frame=cluster.frame_limit,
                             ephemeral_host=ephemeral_host)
-    return TcpTransport(local, peers, max_frame=cluster.frame_limit,
-                        send_queue=cluster.send_queue)
+    if limits is None:
+        limits = attrs.evolve(DEFAULT_LIMITS, send_queue=cluster.send_queue)
+    handshake = None
+    if cluster.secret is not None and local_id is not None:
+        handshake = Handshake(cluster.secret, local_id)
+    return TcpTransport(local, peers, max_frame=cluster.frame_limit, limits=limits,
+                        handshake=handshake)
+
+
+class _Budget:
+    """The bytes waiting in all the outboxes of one transport, against one bound."""
+
+    __slots__ = ("limit", "queued")
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.queued = 0
 
 
 class _Outbox:
     """Frames for one TCP connection, in order: handed to the kernel at once when nothing
-    waits ahead of them, else queued (up to ``limit`` frames) for the connection's writer.
+    waits ahead of them, else queued for the connection's writer, up to ``limit`` frames
+    and ``byte_limit`` bytes here, and the ``budget`` of the whole transport.
+
+    ``bytes`` counts what waits here, and the budget the same bytes: every change to
+    ``frames`` goes through :meth:`_append`, :meth:`_prepend` and :meth:`_take`.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, byte_limit: float = math.inf,
+                 budget: _Budget | None = None) -> None:
         self.frames: deque[bytes] = deque()
         self.limit = limit
+        self.byte_limit = byte_limit
+        self.budget = budget if budget is not None else _Budget(math.inf)
+        self.bytes = 0
         self.sock: socket.socket | None = None  # the live connection, if any
         self.closed = False
         # True when frames[0] is the tail of a frame whose head is already on the wire.
         self.head_is_partial = False
+        # When a frame last went either way (trio's clock): inbound connections idle out.
+        self.last_active = 0.0
         self._wakeup = trio.Event()
 
     def put(self, data: bytes) -> str | None:
@@ -151,18 +265,21 @@ class _Outbox:
                 sent = self.sock.send(data)
             except OSError:  # would block, or broken: the writer sorts it out
                 sent = 0
+            if sent:
+                self.last_active = trio.current_time()
             if sent == len(data):
                 return None
             if sent:
-                # Part of the frame is on the wire: the rest must follow, whatever the limit.
-                self.frames.append(data[sent:])
+                # Part of the frame is on the wire: the rest must follow, whatever the
+                # bounds (it fits this connection's: the queue was empty).
+                self._append(data[sent:])
                 self.head_is_partial = True
-                self._wakeup.set()
                 return None
-        if len(self.frames) >= self.limit:
+        if len(self.frames) >= self.limit or self.bytes + len(data) > self.byte_limit:
             return "queue full"
-        self.frames.append(data)
-        self._wakeup.set()
+        if self.budget.queued + len(data) > self.budget.limit:
+            return "all queues full"
+        self._append(data)
         return None
 
     async def wait_for_frames(self) -> None:
@@ -174,8 +291,57 @@ class _Outbox:
         """Forget the connection; a frame half-written to it can never be completed."""
         self.sock = None
         if self.head_is_partial:
-            self.frames.popleft()
+            self._take(1)
             self.head_is_partial = False
+
+    def discard(self) -> None:
+        """Drop every waiting frame (the connection is gone for good)."""
+        self._take(len(self.frames))
+
+    def _append(self, data: bytes) -> None:
+        self.frames.append(data)
+        self.bytes += len(data)
+        self.budget.queued += len(data)
+        self._wakeup.set()
+
+    def _prepend(self, data: bytes) -> None:
+        self.frames.appendleft(data)
+        self.bytes += len(data)
+        self.budget.queued += len(data)
+
+    def _take(self, count: int, max_bytes: float = math.inf) -> list[bytes]:
+        """Take out the first ``count`` frames, or fewer if they add up to more than
+        ``max_bytes`` (but at least one, if any wait)."""
+        frames = self.frames
+        taken: list[bytes] = []
+        size = 0
+        while frames and len(taken) < count and (not taken
+                                                 or size + len(frames[0]) <= max_bytes):
+            data = frames.popleft()
+            taken.append(data)
+            size += len(data)
+        self.bytes -= size
+        self.budget.queued -= size
+        return taken
+
+
+class _Inbound(_Outbox):
+    """A connection another endpoint opened to this one: its outbox (the reply path to
+    whoever speaks on it) and what the rules of admission need to know about it."""
+
+    def __init__(self, sock: socket.socket, host: str, peer: str, limits: Limits,
+                 byte_limit: int, budget: _Budget) -> None:
+        super().__init__(limits.send_queue, byte_limit=byte_limit, budget=budget)
+        self.sock = sock
+        self.socket = sock  # kept after ``sock`` is cleared, to close it
+        self.host = host
+        self.peer = peer
+        self.pending = True  # until its first frame (the handshake's answer, with a secret)
+        self.peer_id: str | None = None  # the id its handshake answered for
+        self.nonce = b""
+        self.opened_at = self.last_active = trio.current_time()
+        self.scope = trio.CancelScope()
+        self.registered = True
 
 
 class TcpTransport:
@@ -185,19 +351,32 @@ class TcpTransport:
     and ``wait_writable``: that way a frame can be handed to the kernel from inside a
     handler, without waking another task, whenever the connection is idle (the module
     docstring has the measured gain over trio streams).
+
+    ``handshake`` (given when the cluster has a secret) makes every connection start with
+    the challenge and answer of :class:`~dsys.runtime.wire.Handshake`.
     """
 
     name = "tcp"
 
     def __init__(self, local: Endpoint | None, peers: Mapping[str, Endpoint], *,
-                 max_frame: int, send_queue: int = 1024) -> None:
+                 max_frame: int, send_queue: int | None = None, limits: Limits = DEFAULT_LIMITS,
+                 handshake: Handshake | None = None) -> None:
+        if send_queue is not None:
+            limits = attrs.evolve(limits, send_queue=send_queue)
         self.max_frame = max_frame
+        self.limits = limits
         self._local = local
         self._peers = dict(peers)
-        self._send_queue = send_queue
-        self._links = {peer_id: _Outbox(send_queue) for peer_id in self._peers}
+        self._handshake = handshake
+        self._budget = _Budget(limits.max_queued_bytes)
+        # Any one frame (with its length) can always wait on a connection.
+        self._queue_bytes = max(limits.send_queue_bytes, max_frame + _LENGTH)
+        self._links = {peer_id: self._outbox() for peer_id in self._peers}
         self._learned: OrderedDict[str, _Outbox] = OrderedDict()
-        self._inbound = 0
+        # Inbound connections, oldest first, and how many come from each address.
+        self._inbound: dict[_Inbound, None] = {}
+        self._per_address: Counter[str] = Counter()
+        self._closed: Counter[str] = Counter()
         self._address = "(no listener)"
         self._receiver: Receiver | None = None
         self._listener: socket.socket | None = None
@@ -208,6 +387,15 @@ class TcpTransport:
     def address(self) -> str:
         """Where this endpoint listens, or ``(no listener)`` for an ephemeral one."""
         return self._address
+
+    def statistics(self) -> TransportStatistics:
+        """An immutable snapshot of the connections and queues (see the class)."""
+        outboxes = [*self._links.values(), *self._inbound]
+        return TransportStatistics(
+            connections=len(self._inbound),
+            pending=sum(1 for conn in self._inbound if conn.pending),
+            queued_frames=sum(len(o.frames) for o in outboxes),
+            queued_bytes=self._budget.queued, closed=dict(sorted(self._closed.items())))
 
     async def open(self, receiver: Receiver) -> None:
         """Start listening (if this endpoint has an address); frames go to ``receiver``.
@@ -270,13 +458,23 @@ class TcpTransport:
         return "no route"
 
     def learn(self, src: str, reply_path: Any) -> None:
-        """Remember the connection a checked frame from ``src`` came on (see send)."""
-        if not isinstance(reply_path, _Outbox) or self._learned.get(src) is reply_path:
+        """Remember the connection a checked frame from ``src`` came on (see send).
+
+        With a secret, only a connection whose handshake named ``src`` is its route: any
+        other frame from ``src`` proves nothing about the connection it came on.
+        """
+        if not isinstance(reply_path, _Inbound) or self._learned.get(src) is reply_path:
+            return
+        if (self._handshake is not None and reply_path.peer_id != src) or reply_path.closed:
             return
         self._learned[src] = reply_path
         self._learned.move_to_end(src)
         if len(self._learned) > MAX_LEARNED:
             self._learned.popitem(last=False)
+
+    def _outbox(self) -> _Outbox:
+        return _Outbox(self.limits.send_queue, byte_limit=self._queue_bytes,
+                       budget=self._budget)
 
     # ----- outbound: one link per peer, connected on demand -------------------------
 
@@ -287,8 +485,8 @@ class TcpTransport:
             await outbox.wait_for_frames()  # connect on demand
             try:
                 with trio.fail_after(CONNECT_TIMEOUT):
-                    sock = await _connect(peer.host, peer.port)
-            except (OSError, trio.TooSlowError) as exc:
+                    sock = await self._open_link(peer)
+            except (OSError, trio.TooSlowError, Rejected) as exc:
                 if not unreachable:  # log the change of state, not every retry
                     receiver.transport_log(f"cannot connect to {peer.id} at {peer.address} "
                                            f"({_why(exc)}); retrying")
@@ -314,7 +512,23 @@ class TcpTransport:
             else:
                 backoff = BACKOFF_MIN
 
-    # ----- inbound: one reader and one writer per accepted connection ---------------
+    async def _open_link(self, peer: Endpoint) -> socket.socket:
+        """A connection to ``peer``, its handshake done (with a secret)."""
+        sock = await _connect(peer.host, peer.port)
+        try:
+            if self._handshake is not None:
+                challenge = await _receive_exactly(sock, _LENGTH + CHALLENGE_SIZE)
+                if int.from_bytes(challenge[:_LENGTH], "big") != CHALLENGE_SIZE:
+                    raise Rejected("bad handshake", "expected a handshake challenge (does "
+                                                    "the other end have the cluster secret?)")
+                answer = self._handshake.answer(challenge[_LENGTH:])
+                await _send_all(sock, len(answer).to_bytes(_LENGTH, "big") + answer)
+        except BaseException:
+            _close(sock)
+            raise
+        return sock
+
+    # ----- inbound: admission, then one reader, writer and watchdog per connection --
 
     async def _accept_loop(self, listener: socket.socket, receiver: Receiver,
                            nursery: trio.Nursery) -> None:
@@ -329,26 +543,120 @@ class TcpTransport:
                 await trio.sleep(0.1)
                 continue
             _prepare(sock)
-            nursery.start_soon(self._serve_inbound, receiver, sock, f"{address[0]}:{address[1]}")
+            conn = self._admit(sock, address[0], f"{address[0]}:{address[1]}", receiver)
+            if conn is not None:
+                nursery.start_soon(self._serve_inbound, receiver, conn)
 
-    async def _serve_inbound(self, receiver: Receiver, sock: socket.socket, peer: str) -> None:
-        if self._inbound >= MAX_INBOUND:
-            receiver.frame_rejected("too many connections",
-                                    f"{MAX_INBOUND} already open; closing this one", peer)
-            _close(sock)
+    def _admit(self, sock: socket.socket, host: str, peer: str,
+               receiver: Receiver) -> _Inbound | None:
+        """Register a new connection, making room by closing the oldest pending one if a
+        bound is reached (see the module docstring); None if it is refused instead."""
+        limits = self.limits
+        if (self._per_address[host] >= limits.max_connections_per_address
+                and not self._evict(host, receiver)):
+            self._refuse(sock, peer, receiver, f"{self._per_address[host]} already open "
+                         f"from {host}; closing this one")
+            return None
+        if len(self._inbound) >= limits.max_connections and not self._evict(None, receiver):
+            self._refuse(sock, peer, receiver, f"{len(self._inbound)} already open; closing "
+                         "this one")
+            return None
+        conn = _Inbound(sock, host, peer, limits, self._queue_bytes, self._budget)
+        self._inbound[conn] = None
+        self._per_address[host] += 1
+        return conn
+
+    def _refuse(self, sock: socket.socket, peer: str, receiver: Receiver,
+                detail: str) -> None:
+        self._closed["too many connections"] += 1
+        receiver.frame_rejected("too many connections", detail, peer)
+        _close(sock)
+
+    def _evict(self, host: str | None, receiver: Receiver) -> bool:
+        """Close the oldest pending connection (from ``host``, if given); False if none."""
+        for conn in self._inbound:
+            if conn.pending and (host is None or conn.host == host):
+                self._end(conn, receiver, "evicted", "closed before its first frame, to make "
+                          "room for a newer connection")
+                return True
+        return False
+
+    def _end(self, conn: _Inbound, receiver: Receiver, reason: str, detail: str | None) -> None:
+        """Close ``conn`` for ``reason`` (refused, if ``detail`` says why) and forget it."""
+        self._closed[reason] += 1
+        if detail is not None:
+            receiver.frame_rejected(reason, detail, conn.peer)
+        self._forget(conn)
+        conn.scope.cancel()
+
+    def _forget(self, conn: _Inbound) -> None:
+        """Unregister ``conn``: its slot, its routes and its queue (at most once)."""
+        if not conn.registered:
             return
-        self._inbound += 1
-        reply_path = _Outbox(self._send_queue)
-        reply_path.sock = sock
+        conn.registered = False
+        conn.closed = True
+        del self._inbound[conn]
+        self._per_address[conn.host] -= 1
+        if not self._per_address[conn.host]:
+            del self._per_address[conn.host]
+        for src in [s for s, path in self._learned.items() if path is conn]:
+            del self._learned[src]
+        conn.discard()
+
+    async def _serve_inbound(self, receiver: Receiver, conn: _Inbound) -> None:
         try:
-            await self._run_connection(sock, reply_path, receiver, reply_path, peer)
+            with conn.scope:
+                if self._handshake is not None:
+                    conn.nonce, challenge = self._handshake.challenge()
+                    # A fresh connection's send buffer takes these few bytes at once.
+                    data = len(challenge).to_bytes(_LENGTH, "big") + challenge
+                    try:
+                        if conn.socket.send(data) != len(data):
+                            return
+                    except OSError:
+                        return
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._watch, conn, receiver)
+                    await self._run_connection(conn.socket, conn, receiver, conn, conn.peer)
+                    nursery.cancel_scope.cancel()
         finally:
-            self._inbound -= 1
-            reply_path.closed = True
-            reply_path.connection_lost()
-            for src in [s for s, path in self._learned.items() if path is reply_path]:
-                del self._learned[src]
-            _close(sock)
+            self._forget(conn)
+            conn.connection_lost()
+            _close(conn.socket)
+
+    async def _watch(self, conn: _Inbound, receiver: Receiver) -> None:
+        """Close ``conn`` if its first frame is late, or once it has been idle too long."""
+        limits = self.limits
+        while True:
+            if conn.pending:
+                deadline = conn.opened_at + limits.first_frame_timeout
+            else:
+                deadline = conn.last_active + limits.idle_timeout
+            if trio.current_time() >= deadline:
+                break
+            await trio.sleep_until(deadline)
+        if not conn.pending:
+            self._end(conn, receiver, "idle", None)
+        elif self._handshake is not None:
+            self._end(conn, receiver, "handshake timeout", "no answer to the handshake "
+                      f"challenge within {limits.first_frame_timeout:g} s")
+        else:
+            self._end(conn, receiver, "first frame timeout", "no whole frame within "
+                      f"{limits.first_frame_timeout:g} s")
+
+    def _first_frame(self, conn: _Inbound, frame: bytes, receiver: Receiver) -> bool:
+        """Check the first frame of ``conn``: True if the connection may go on (and the
+        frame is to be delivered, unless it was the handshake's answer)."""
+        if self._handshake is not None:
+            try:
+                conn.peer_id = self._handshake.check(conn.nonce, frame)
+            except Rejected as rejected:
+                self._closed[rejected.reason] += 1
+                receiver.frame_rejected(rejected.reason, rejected.detail, conn.peer)
+                return False
+        conn.pending = False
+        conn.last_active = trio.current_time()
+        return True
 
     # ----- one connection -----------------------------------------------------------
 
@@ -377,7 +685,6 @@ class TcpTransport:
     async def _write_loop(self, sock: socket.socket, outbox: _Outbox) -> None:
         """Write queued frames until the connection breaks (then return: what was in
         flight is lost, as on any network)."""
-        frames = outbox.frames
         while True:
             await outbox.wait_for_frames()
             try:
@@ -387,8 +694,8 @@ class TcpTransport:
             # Write what is queued (up to a batch) in one system call. Nothing awaits
             # between taking the frames out and putting back what was not written, so
             # put() never sees an empty queue while frames are in hand.
-            batch = [frames.popleft() for _ in range(min(_BATCH, len(frames)))]
-            data = b"".join(batch)
+            batch = outbox._take(_BATCH, _BATCH_BYTES)
+            data = batch[0] if len(batch) == 1 else b"".join(batch)
             try:
                 sent = sock.send(data)
             except BlockingIOError:
@@ -396,8 +703,10 @@ class TcpTransport:
             except OSError:
                 outbox.head_is_partial = False  # the whole batch is lost with the connection
                 return
+            if sent:
+                outbox.last_active = trio.current_time()
             if sent < len(data):
-                frames.appendleft(data[sent:])
+                outbox._prepend(data[sent:] if sent else data)
                 outbox.head_is_partial = outbox.head_is_partial or sent > 0
             else:
                 outbox.head_is_partial = False
@@ -414,9 +723,15 @@ class TcpTransport:
         in its size (appending ``pending + chunk`` to bytes would copy it once per piece).
         The length prefix is checked against the limit as soon as its 4 bytes are in,
         before the body is kept.
+
+        On an inbound connection (``reply_path``), the first frame goes through
+        :meth:`_first_frame` (with a secret: it must be the handshake's answer, and it is
+        limited to the size of one); a connection that fails it ends here.
         """
         pending = bytearray()
-        limit = self.max_frame
+        conn = reply_path if isinstance(reply_path, _Inbound) else None
+        first = conn is not None and conn.pending
+        limit = ANSWER_LIMIT if first and self._handshake is not None else self.max_frame
         handled = 0
         while True:
             try:
@@ -453,10 +768,19 @@ class TcpTransport:
                 # bytes() of a slice of bytes is that slice (no copy); of a bytearray, a copy.
                 frame = bytes(data[start + _LENGTH:end])
                 start = end
+                if first:
+                    assert conn is not None
+                    if not self._first_frame(conn, frame, receiver):
+                        return
+                    first, limit = False, self.max_frame
+                    if self._handshake is not None:
+                        continue  # the answer is the transport's, not the receiver's
                 await receiver.frame_received(frame, reply_path, peer)
                 handled += 1
                 if handled % _BATCH == 0:  # a chunk of many frames: let others run too
                     await trio.lowlevel.checkpoint()
+            if conn is not None and start:
+                conn.last_active = trio.current_time()
             if data is pending:
                 del pending[:start]
             elif start < len(chunk):
@@ -481,6 +805,30 @@ async def _connect(host: str, port: int) -> socket.socket:
         raise
     _prepare(sock)
     return sock
+
+
+async def _receive_exactly(sock: socket.socket, size: int) -> bytes:
+    """The next ``size`` bytes of ``sock`` (not one more); OSError if it closes first."""
+    data = b""
+    while len(data) < size:
+        await trio.lowlevel.wait_readable(sock)
+        try:
+            chunk = sock.recv(size - len(data))
+        except BlockingIOError:
+            continue
+        if not chunk:
+            raise ConnectionResetError("closed by the other end during the handshake "
+                                       "(too many connections there?)")
+        data += chunk
+    return data
+
+
+async def _send_all(sock: socket.socket, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        await trio.lowlevel.wait_writable(sock)
+        with contextlib.suppress(BlockingIOError):
+            view = view[sock.send(view):]
 
 
 def _prepare(sock: socket.socket) -> None:
@@ -588,6 +936,11 @@ class UdpTransport:
                     await trio.lowlevel.checkpoint()
         finally:
             self.close()
+
+    def statistics(self) -> TransportStatistics:
+        """Nothing waits and nothing connects over UDP: all zeros."""
+        return TransportStatistics(connections=0, pending=0, queued_frames=0, queued_bytes=0,
+                                   closed={})
 
     def close(self) -> None:
         """Close the socket."""

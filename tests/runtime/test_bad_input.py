@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from dsys.core import codec
 from dsys.runtime import ClusterConfig, NodeHost, Wire, open_client, parse_cluster
+from dsys.runtime.wire import CHALLENGE_SIZE, Handshake
 from tests.runtime.apps import Echo, EchoOk, Server
 from tests.runtime.conftest import running
 from tests.runtime.helpers import cluster_text, wait_until
@@ -44,6 +45,16 @@ class Raw:
             await self.stream.aclose()
         if self.sock is not None:
             self.sock.close()
+
+    async def handshake(self, secret: bytes, as_id: str) -> None:
+        """Answer the node's handshake challenge (TCP with a secret), as ``as_id``."""
+        assert self.stream is not None
+        challenge = b""
+        while len(challenge) < 4 + CHALLENGE_SIZE:
+            chunk = await self.stream.receive_some(4 + CHALLENGE_SIZE - len(challenge))
+            assert chunk, "closed before the handshake challenge"
+            challenge += chunk
+        await self.send_frame(Handshake(secret, as_id).answer(challenge[4:]))
 
     async def send_frame(self, frame: bytes) -> None:
         """``frame`` as the transport carries it (TCP: after its length)."""
@@ -175,6 +186,8 @@ async def test_with_a_secret_unauthenticated_forged_and_replayed_frames_are_refu
     echo = codec.encode(Echo("hi"))
     with trio.fail_after(TIMEOUT):
         async with running(cluster, {"a": Server}) as hosts, raw(transport, port_of(cluster)) as r:
+            if transport == "tcp":  # a connection carries frames once its handshake is done
+                await r.handshake(SECRET.encode(), "carol")
             await r.send_frame(Wire("mallory").seal("a", echo))  # no tag at all
             await r.send_frame(Wire("mallory", secret=b"a guess").seal("a", echo))  # bad tag
             honest = Wire("carol", secret=SECRET.encode())
@@ -220,14 +233,16 @@ async def test_random_garbage_is_refused_and_counted(transport: str, garbage: li
 async def test_connections_beyond_the_limit_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     from dsys.runtime import transport
 
-    monkeypatch.setattr(transport, "MAX_INBOUND", 2)
+    monkeypatch.setattr(transport, "DEFAULT_LIMITS", transport.Limits(max_connections=2))
     cluster = parse_cluster(cluster_text({"a": None}))
     with trio.fail_after(TIMEOUT):
         async with running(cluster, {"a": Server}) as hosts:
-            async with raw("tcp", port_of(cluster)) as first, raw("tcp", port_of(cluster)):
-                await first.send_frame(BAD_FRAMES["unknown type"])  # both are being served
-                await wait_until(lambda: "unknown type" in hosts["a"].statistics().rejected,
-                                 TIMEOUT, "the first connection served")
+            async with raw("tcp", port_of(cluster)) as first, raw("tcp", port_of(cluster)) as second:
+                # Both send a frame: neither is pending, so neither can be evicted.
+                await first.send_frame(BAD_FRAMES["unknown type"])
+                await second.send_frame(BAD_FRAMES["unknown type"])
+                await wait_until(lambda: hosts["a"].statistics().rejected.get("unknown type") == 2,
+                                 TIMEOUT, "both connections served")
                 async with raw("tcp", port_of(cluster)) as third:
                     assert await third.closed_by_peer()
             assert hosts["a"].statistics().rejected["too many connections"] == 1

@@ -13,7 +13,7 @@ GOOD = """
 [cluster]
 transport = "udp"
 codec = "json"
-secret = "s3cret"
+secret = "s3cret-s3cret-s3cret"
 max_frame = 4096
 send_queue = 16
 
@@ -30,7 +30,7 @@ alice = "127.0.0.1:7100"
 def test_a_full_file_is_read_into_a_config() -> None:
     cluster = parse_cluster(GOOD, source="good.toml")
     assert cluster.transport == "udp" and cluster.codec == "json"
-    assert cluster.secret == b"s3cret" and "s3cret" not in repr(cluster)
+    assert cluster.secret == b"s3cret-s3cret-s3cret" and "s3cret" not in repr(cluster)
     assert cluster.node_ids == ("a", "b", "c") and cluster.peers_of("b") == ("a", "c")
     assert cluster.nodes["c"].host == "::1" and cluster.nodes["c"].address == "[::1]:7003"
     assert cluster.nodes["c"].bind_address == "[::]:7003"
@@ -52,13 +52,13 @@ def test_udp_caps_the_frame_limit_at_one_datagram() -> None:
 
 
 def test_targets_and_secret_files_are_relative_to_the_cluster_file(tmp_path: Path) -> None:
-    (tmp_path / "secret.txt").write_text("from-a-file\n")
+    (tmp_path / "secret.txt").write_text("from-a-file-0123456789\n")
     path = tmp_path / "cluster.toml"
     path.write_text('[cluster]\nsecret_file = "secret.txt"\n[nodes]\n'
                     'a = { address = "127.0.0.1:7001", target = "app.py:Node" }\n'
                     'b = { address = "127.0.0.1:7002", target = "pkg.mod:Node" }\n')
     cluster = load_cluster(path)
-    assert cluster.secret == b"from-a-file"
+    assert cluster.secret == b"from-a-file-0123456789"
     assert cluster.target_of("a") == f"{tmp_path / 'app.py'}:Node"
     assert cluster.target_of("b") == "pkg.mod:Node"
 

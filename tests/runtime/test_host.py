@@ -25,8 +25,8 @@ TIMEOUT = 20
 
 
 @pytest.mark.parametrize(("transport", "extra"), [
-    ("tcp", ""), ("udp", ""), ("tcp", 'codec = "msgpack"'), ("udp", 'secret = "s"'),
-    ("tcp", 'secret = "s"\ncodec = "msgpack"'),
+    ("tcp", ""), ("udp", ""), ("tcp", 'codec = "msgpack"'), ("udp", 'secret = "sixteen bytes ok"'),
+    ("tcp", 'secret = "sixteen bytes ok"\ncodec = "msgpack"'),
 ])
 async def test_a_client_request_gets_its_reply(transport: str, extra: str) -> None:
     cluster = parse_cluster(cluster_text({"a": None}, transport, extra=extra))

@@ -1,0 +1,339 @@
+"""Checkers for Raft's safety properties (Figure 3 of the paper), over traces or live nodes.
+
+Every :class:`~dsys.raft.Raft` notes in the trace ``elected`` (with ``term`` and
+``terms``, the term of each entry of the new leader's log), ``commit`` (``index`` and the
+entry's ``term``) and ``apply`` (``index``, ``term``, ``command``). From those notes, and
+the crashes and restarts the host records:
+
+* :func:`check_election_safety`: at most one leader is elected in a term;
+* :func:`check_log_matching`: two logs seen (the logs of elected leaders, and the applied
+  entries) that hold an entry of the same index and term agree on every entry before it;
+* :func:`check_leader_completeness`: an entry committed in a term is in the log of every
+  leader of a later term;
+* :func:`check_state_machine_safety`: no two servers apply different commands (or
+  entries of different terms) at one index;
+* :func:`check_applied_monotonic`: each server (in each incarnation) applies indices
+  1, 2, 3... in order, never going back nor skipping.
+
+:func:`check_all` runs them all. The ``*_invariant`` functions check the same properties
+on the running nodes' state instead, after every event, for ``sim.add_invariant`` and
+``Search.add_invariant`` alike (they read only ``view.nodes``): :func:`invariants` lists
+them. :class:`AppliedNeverGoesBack` remembers what it saw, so it suits a simulation (one
+run, in order), not a search.
+
+Example:
+    >>> from dsys.raft.checkers import check_election_safety
+    >>> from dsys.trace import Trace, TraceEvent
+    >>> trace = Trace([
+    ...     TraceEvent(0.1, "a", "note", {"event": "elected", "term": 1, "terms": []}),
+    ...     TraceEvent(0.2, "b", "note", {"event": "elected", "term": 1, "terms": []})])
+    >>> print(check_election_safety(trace).explain())
+    election safety: 1 violation(s) (2 elections checked)
+      t=0.200000: b was elected leader of term 1, which a already leads (since t=0.100000)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+from dsys.check.report import Report, Violation
+from dsys.core.node import Node
+from dsys.raft.raft import LEADER, Raft
+from dsys.trace.events import Trace
+
+__all__ = [
+    "AppliedNeverGoesBack",
+    "Report",
+    "Violation",
+    "applied_in_bounds_invariant",
+    "check_all",
+    "check_applied_monotonic",
+    "check_election_safety",
+    "check_leader_completeness",
+    "check_log_matching",
+    "check_state_machine_safety",
+    "election_safety_invariant",
+    "invariants",
+    "leader_completeness_invariant",
+    "log_matching_invariant",
+    "state_machine_safety_invariant",
+]
+
+# ----- checkers over a trace -------------------------------------------------------------
+
+
+def check_election_safety(trace: Trace, *, component: str | None = None) -> Report:
+    """At most one leader is elected in each term (§5.2)."""
+    leaders: dict[int, tuple[str, float]] = {}
+    found: list[Violation] = []
+    judged = 0
+    for time, node, event, data in _raft_events(trace, component):
+        if event != "elected":
+            continue
+        judged += 1
+        term = data["term"]
+        if term in leaders and leaders[term][0] != node:
+            first, since = leaders[term]
+            found.append(Violation(time, (node, first), (
+                f"{node} was elected leader of term {term}, which {first} already leads "
+                f"(since t={since:.6f})")))
+        leaders.setdefault(term, (node, time))
+    return Report("election safety", tuple(found), judged, "elections")
+
+
+def check_log_matching(trace: Trace, *, component: str | None = None) -> Report:
+    """If two logs hold an entry with the same index and term, they agree on the terms
+    of all entries up to it (§5.3). Judged on every elected leader's log (its ``terms``)
+    and on the entries applied (which form each server's committed prefix)."""
+    logs: list[tuple[float, str, list[int]]] = []  # (when, whose, terms of its entries)
+    applied: dict[tuple[str, int], list[int]] = {}  # (node, incarnation) -> applied terms
+    incarnation: dict[str, int] = {}
+    for time, node, event, data in _raft_events(trace, component):
+        if event == "elected":
+            logs.append((time, node, list(data["terms"])))
+        elif event == "apply":
+            key = (node, incarnation.get(node, 0))
+            if key not in applied:  # one growing list per incarnation: its applied prefix
+                applied[key] = []
+                logs.append((time, f"{node} (applied)", applied[key]))
+            if data["index"] == len(applied[key]) + 1:
+                applied[key].append(data["term"])
+        elif event == "restart":
+            incarnation[node] = incarnation.get(node, 0) + 1
+    found: list[Violation] = []
+    for i, (time_a, a, terms_a) in enumerate(logs):
+        for time_b, b, terms_b in logs[i + 1:]:
+            common = min(len(terms_a), len(terms_b))
+            last_match = max((k for k in range(common) if terms_a[k] == terms_b[k]),
+                             default=-1)
+            for k in range(last_match):
+                if terms_a[k] != terms_b[k]:
+                    found.append(Violation(max(time_a, time_b), (a, b), (
+                        f"the logs of {a} (t={time_a:.6f}) and {b} (t={time_b:.6f}) both "
+                        f"hold an entry of term {terms_a[last_match]} at index "
+                        f"{last_match + 1}, but differ at index {k + 1} (terms "
+                        f"{terms_a[k]} and {terms_b[k]})")))
+                    break
+    return Report("log matching", tuple(found), len(logs), "logs")
+
+
+def check_leader_completeness(trace: Trace, *, component: str | None = None) -> Report:
+    """An entry committed in a term is in the log of every leader of every later term
+    (§5.4). A commit is known from its ``commit`` note (any server's)."""
+    committed: list[tuple[float, str, int, int, int]] = []  # (t, node, index, term, in term)
+    found: list[Violation] = []
+    judged = 0
+    for time, node, event, data in _raft_events(trace, component):
+        if event == "elected":
+            judged += 1
+            term, terms = data["term"], data["terms"]
+            for when, who, index, entry_term, commit_term in committed:
+                if commit_term < term and (index > len(terms)
+                                           or terms[index - 1] != entry_term):
+                    found.append(Violation(time, (node, who), (
+                        f"{node} was elected leader of term {term} without the entry "
+                        f"(index {index}, term {entry_term}) that {who} saw committed at "
+                        f"t={when:.6f}, in term {commit_term}")))
+        elif event == "commit":
+            committed.append((time, node, data["index"], data["term"], data["in_term"]))
+    return Report("leader completeness", tuple(found), judged, "elections")
+
+
+def check_state_machine_safety(trace: Trace, *, component: str | None = None) -> Report:
+    """No two servers apply different commands, or entries of different terms, at one
+    index (§5.4.3)."""
+    first: dict[int, tuple[float, str, int, Any]] = {}
+    found: list[Violation] = []
+    judged = 0
+    for time, node, event, data in _raft_events(trace, component):
+        if event != "apply":
+            continue
+        judged += 1
+        index, term, command = data["index"], data["term"], data.get("command")
+        if index not in first:
+            first[index] = (time, node, term, command)
+            continue
+        when, who, their_term, theirs = first[index]
+        if (term, command) != (their_term, theirs):
+            found.append(Violation(time, (node, who), (
+                f"{node} applied {command!r} (term {term}) at index {index}, but {who} "
+                f"applied {theirs!r} (term {their_term}) there at t={when:.6f}")))
+    return Report("state machine safety", tuple(found), judged, "applies")
+
+
+def check_applied_monotonic(trace: Trace, *, component: str | None = None) -> Report:
+    """Each server applies indices 1, 2, 3... in order: the applied index never goes
+    back and skips nothing. A restart starts over from 1 (the state machine is rebuilt
+    by re-applying the log)."""
+    last: dict[str, int] = {}
+    found: list[Violation] = []
+    judged = 0
+    for time, node, event, data in _raft_events(trace, component):
+        if event == "restart" or event == "crash":
+            last.pop(node, None)
+        elif event == "apply":
+            judged += 1
+            index, before = data["index"], last.get(node, 0)
+            if index != before + 1:
+                found.append(Violation(time, (node,), (
+                    f"{node} applied index {index} right after index {before} "
+                    f"({'going back' if index <= before else 'skipping'})")))
+            last[node] = index
+    return Report("applied index monotonic", tuple(found), judged, "applies")
+
+
+def check_all(trace: Trace, *, component: str | None = None) -> Report:
+    """Every checker of this module, as one report (the violations of all of them)."""
+    reports = [check(trace, component=component) for check in (
+        check_election_safety, check_log_matching, check_leader_completeness,
+        check_state_machine_safety, check_applied_monotonic)]
+    violations = tuple(v for report in reports for v in report.violations)
+    judged = sum(report.judged for report in reports)
+    return Report(", ".join(report.check for report in reports), violations, judged,
+                  "elections, logs and applies")
+
+
+# ----- invariants, checked on the running nodes ------------------------------------------
+
+
+class _Running(Protocol):
+    """What the invariants read of a simulation or a search state: the running nodes.
+
+    (A protocol package does not import the simulator; any host with ``nodes`` will do.)
+    """
+
+    @property
+    def nodes(self) -> Mapping[str, Node]:
+        """The running nodes by id."""
+        ...
+
+
+def election_safety_invariant(view: _Running) -> None:
+    """No two running servers are leaders of the same term (raises AssertionError)."""
+    for name, servers in _groups(view):
+        leaders: dict[int, str] = {}
+        for node_id, raft in servers:
+            if raft.role == LEADER:
+                if raft.current_term in leaders:
+                    raise AssertionError(
+                        f"{leaders[raft.current_term]} and {node_id} are both leaders of "
+                        f"term {raft.current_term} (group {name!r})")
+                leaders[raft.current_term] = node_id
+
+
+def log_matching_invariant(view: _Running) -> None:
+    """Two running servers' logs that hold an entry of the same index and term are
+    identical up to it: same terms, same commands (raises AssertionError)."""
+    for name, servers in _groups(view):
+        for i, (a, raft_a) in enumerate(servers):
+            for b, raft_b in servers[i + 1:]:
+                common = min(raft_a.last_log_index, raft_b.last_log_index)
+                for index in range(common, 0, -1):
+                    if raft_a.log[index - 1].term == raft_b.log[index - 1].term:
+                        if raft_a.log[:index] != raft_b.log[:index]:
+                            raise AssertionError(
+                                f"the logs of {a} and {b} agree on the term of index "
+                                f"{index} but differ before it (group {name!r})")
+                        break
+
+
+def leader_completeness_invariant(view: _Running) -> None:
+    """A leader holds every entry any server knows committed, if it leads a later term
+    than that server's (the commit happened in that server's term at the latest)."""
+    for name, servers in _groups(view):
+        for leader_id, leader in servers:
+            if leader.role != LEADER:
+                continue
+            for node_id, raft in servers:
+                if leader.current_term <= raft.current_term:
+                    continue
+                committed = raft.log[:raft.commit_index]
+                if leader.log[:raft.commit_index] != committed:
+                    raise AssertionError(
+                        f"{leader_id}, leader of term {leader.current_term}, lacks entries "
+                        f"{node_id} knows committed (up to index {raft.commit_index}, "
+                        f"group {name!r})")
+
+
+def state_machine_safety_invariant(view: _Running) -> None:
+    """Running servers have applied the same entries at the indices both applied."""
+    for name, servers in _groups(view):
+        for i, (a, raft_a) in enumerate(servers):
+            for b, raft_b in servers[i + 1:]:
+                both = min(raft_a.last_applied, raft_b.last_applied)
+                for index in range(1, both + 1):
+                    if raft_a.log[index - 1] != raft_b.log[index - 1]:
+                        raise AssertionError(
+                            f"{a} applied {raft_a.log[index - 1]} at index {index}, and "
+                            f"{b} applied {raft_b.log[index - 1]} (group {name!r})")
+
+
+def applied_in_bounds_invariant(view: _Running) -> None:
+    """``last_applied <= commit_index <= last log index`` on every running server."""
+    for name, servers in _groups(view):
+        for node_id, raft in servers:
+            if not raft.last_applied <= raft.commit_index <= raft.last_log_index:
+                raise AssertionError(
+                    f"{node_id}: last_applied {raft.last_applied}, commit_index "
+                    f"{raft.commit_index}, last log index {raft.last_log_index} are out "
+                    f"of order (group {name!r})")
+
+
+class AppliedNeverGoesBack:
+    """An invariant for one simulation: a server's ``last_applied`` never decreases
+    while it runs (a restarted server, a new node object, starts again from 0).
+
+    It remembers what it saw, so use one instance per simulation, and not in a search
+    (whose states are not visited in the order of one run).
+    """
+
+    __name__ = "applied_never_goes_back"
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], tuple[Raft, int]] = {}
+
+    def __call__(self, view: _Running) -> None:
+        for name, servers in _groups(view):
+            for node_id, raft in servers:
+                before = self.seen.get((node_id, name))
+                if (before is not None and before[0] is raft
+                        and raft.last_applied < before[1]):
+                    raise AssertionError(f"{node_id}'s last_applied went back from "
+                                         f"{before[1]} to {raft.last_applied}")
+                self.seen[(node_id, name)] = (raft, raft.last_applied)
+
+
+def invariants() -> tuple[Callable[[Any], None], ...]:
+    """The live invariants of this module that suit both a simulation and a search."""
+    return (election_safety_invariant, log_matching_invariant,
+            leader_completeness_invariant, state_machine_safety_invariant,
+            applied_in_bounds_invariant)
+
+
+# ----- helpers ---------------------------------------------------------------------------
+
+_RAFT_NOTES = frozenset({"elected", "commit", "apply"})
+
+
+def _raft_events(trace: Trace, component: str | None
+                 ) -> Iterator[tuple[float, str, str, dict[str, Any]]]:
+    """(time, node, event, data) for the Raft notes, crashes and restarts, in order."""
+    for e in trace:
+        if e.kind == "note":
+            event = e.data.get("event")
+            if event in _RAFT_NOTES and (component is None
+                                         or e.data.get("component") == component):
+                yield e.time, e.node, str(event), e.data
+        elif e.kind in ("crash", "restart"):
+            yield e.time, e.node, e.kind, e.data
+
+
+def _groups(view: _Running) -> list[tuple[str, list[tuple[str, Raft]]]]:
+    """The running servers of each Raft group (by component name), sorted by node id."""
+    groups: dict[str, list[tuple[str, Raft]]] = {}
+    for node_id, node in sorted(view.nodes.items()):
+        for name, component in node.components.items():
+            if isinstance(component, Raft):
+                groups.setdefault(name, []).append((node_id, component))
+    return sorted(groups.items())
