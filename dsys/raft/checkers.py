@@ -230,8 +230,8 @@ def log_matching_invariant(view: _Running) -> None:
             for b, raft_b in servers[i + 1:]:
                 common = min(raft_a.last_log_index, raft_b.last_log_index)
                 for index in range(common, 0, -1):
-                    if raft_a.log[index - 1].term == raft_b.log[index - 1].term:
-                        if raft_a.log[:index] != raft_b.log[:index]:
+                    if raft_a.entries[index - 1].term == raft_b.entries[index - 1].term:
+                        if raft_a.entries[:index] != raft_b.entries[:index]:
                             raise AssertionError(
                                 f"the logs of {a} and {b} agree on the term of index "
                                 f"{index} but differ before it (group {name!r})")
@@ -248,8 +248,8 @@ def leader_completeness_invariant(view: _Running) -> None:
             for node_id, raft in servers:
                 if leader.current_term <= raft.current_term:
                     continue
-                committed = raft.log[:raft.commit_index]
-                if leader.log[:raft.commit_index] != committed:
+                committed = raft.entries[:raft.commit_index]
+                if leader.entries[:raft.commit_index] != committed:
                     raise AssertionError(
                         f"{leader_id}, leader of term {leader.current_term}, lacks entries "
                         f"{node_id} knows committed (up to index {raft.commit_index}, "
@@ -263,10 +263,10 @@ def state_machine_safety_invariant(view: _Running) -> None:
             for b, raft_b in servers[i + 1:]:
                 both = min(raft_a.last_applied, raft_b.last_applied)
                 for index in range(1, both + 1):
-                    if raft_a.log[index - 1] != raft_b.log[index - 1]:
+                    if raft_a.entries[index - 1] != raft_b.entries[index - 1]:
                         raise AssertionError(
-                            f"{a} applied {raft_a.log[index - 1]} at index {index}, and "
-                            f"{b} applied {raft_b.log[index - 1]} (group {name!r})")
+                            f"{a} applied {raft_a.entries[index - 1]} at index {index}, and "
+                            f"{b} applied {raft_b.entries[index - 1]} (group {name!r})")
 
 
 def applied_in_bounds_invariant(view: _Running) -> None:

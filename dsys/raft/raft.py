@@ -144,10 +144,12 @@ class Raft(Component):
         self.current_term: int = saved["current_term"]
         self.voted_for: str | None = saved["voted_for"]
         length = self.storage.get(self._key("log/length"), 0)
-        self.log: list[Entry] = []  # log[i - 1] is the entry at index i (indices from 1)
+        # Figure 2's log[] (``log`` is every component's logging method): entries[i - 1] is
+        # the entry at index i, indices counting from 1.
+        self.entries: list[Entry] = []
         for index in range(1, length + 1):
             term, command = self.storage[self._key(f"log/{index}")]
-            self.log.append(Entry(term, command))
+            self.entries.append(Entry(term, command))
         # Volatile state on all servers.
         self.commit_index = 0
         self.last_applied = 0
@@ -187,11 +189,11 @@ class Raft(Component):
     @property
     def last_log_index(self) -> int:
         """The index of the last entry of the log (0 when it is empty)."""
-        return len(self.log)
+        return len(self.entries)
 
     def term_at(self, index: int) -> int:
         """The term of the entry at ``index`` (0 for index 0, before the first entry)."""
-        return self.log[index - 1].term if index > 0 else 0
+        return self.entries[index - 1].term if index > 0 else 0
 
     # ----- the client interface ---------------------------------------------------------
 
@@ -205,6 +207,7 @@ class Raft(Component):
         applies the same value.
         """
         try:
+            codec.json_text(command)  # plain JSON only: no sets (their order varies), no NaN
             wire = codec.decode(codec.loads(codec.dumps(codec.encode(Entry(0, command)))))
         except (CodecError, TypeError, ValueError) as exc:
             raise UsageError(f"Raft.start: the command {command!r} cannot be replicated, "
@@ -438,7 +441,7 @@ class Raft(Component):
         self.heard = set()
         self.cancel_timer("election")
         self.note("elected", term=self.current_term,
-                  terms=[entry.term for entry in self.log])
+                  terms=[entry.term for entry in self.entries])
         for peer in self.others:
             self.send_append_entries(peer)
         self.set_timer("heartbeat", self.heartbeat)
@@ -449,7 +452,7 @@ class Raft(Component):
         """"If last log index >= nextIndex for a follower: send AppendEntries RPC with log
         entries starting at nextIndex" (at most ``max_entries``); else a heartbeat."""
         prev = self.next_index[peer] - 1
-        entries = tuple(self.log[prev:prev + self.max_entries])
+        entries = tuple(self.entries[prev:prev + self.max_entries])
         self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev),
                                       entries, self.commit_index))
 
@@ -504,7 +507,7 @@ class Raft(Component):
         self.note("commit", index=index, term=self.term_at(index), in_term=self.current_term)
         while self.last_applied < self.commit_index:
             self.last_applied += 1
-            entry = self.log[self.last_applied - 1]
+            entry = self.entries[self.last_applied - 1]
             result = None
             if self.state_machine is not None:
                 result = self.state_machine.apply(self.last_applied, entry.command)
@@ -576,12 +579,12 @@ class Raft(Component):
 
     def append(self, entry: Entry) -> None:
         """Append ``entry`` to the log: one key per entry plus the length, O(1)."""
-        self.log.append(entry)
-        self.storage[self._key(f"log/{len(self.log)}")] = [entry.term, entry.command]
-        self.storage[self._key("log/length")] = len(self.log)
+        self.entries.append(entry)
+        self.storage[self._key(f"log/{len(self.entries)}")] = [entry.term, entry.command]
+        self.storage[self._key("log/length")] = len(self.entries)
 
     def truncate(self, length: int) -> None:
         """Keep the first ``length`` entries (the keys past the length are dead; they are
         overwritten by later appends)."""
-        del self.log[length:]
+        del self.entries[length:]
         self.storage[self._key("log/length")] = length

@@ -61,7 +61,7 @@ def _lab0(name: str, impl: Any, requests: list[str]) -> System:
 
     search.add_invariant(deliveries_follow_requests)
     search.add_goal(everything_delivered)
-    return name, search, lambda s: s.bfs(deadlock=True, max_depth=14, time_limit=10)
+    return name, search, lambda s: s.bfs(deadlock=True, max_depth=14, max_states=100_000)
 
 
 # ----- lab 1: causal broadcast ----------------------------------------------------------------
@@ -100,7 +100,7 @@ def lab1(impl: Any) -> Iterator[System]:
     search = Search({"a": Chat, "b": Chat, "c": Chat}, duplicates=1)
     search.add_invariant(causal_order)
     search.add_goal(everyone_read_all)
-    yield "chat", search, lambda s: s.bfs(deadlock=True, max_depth=12, time_limit=10)
+    yield "chat", search, lambda s: s.bfs(deadlock=True, max_depth=12, max_states=100_000)
 
 
 # ----- lab 2: at-most-once RPC -------------------------------------------------------------------
@@ -157,7 +157,7 @@ def _lab2(name: str, impl: Any, plan: dict[str, list[dict[str, Any]]], drops: in
                     workload={c: workload_of(c) for c in plan},
                     ops=max(len(ops) for ops in plan.values()), duplicates=1, drops=drops)
     search.add_invariant(at_most_once)
-    return name, search, lambda s: s.bfs(max_depth=12, time_limit=10)
+    return name, search, lambda s: s.bfs(max_depth=12, max_states=100_000)
 
 
 def _value(server: Node, key: str) -> Any:

