@@ -170,8 +170,9 @@ class ClusterConfig:
         Traceback (most recent call last):
         ...
         dsys.errors.ConfigError: c.toml has no secret, and listens beyond this machine (a on ...
-        >>> cluster.check_secure(insecure=True)[0][:40]
-        'WARNING: running WITHOUT A SECRET (--ins'
+        >>> warning, = cluster.check_secure(insecure=True)
+        >>> warning.startswith("WARNING: running WITHOUT A SECRET (--insecure)")
+        True
         """
         if self.secret is not None:
             return self.warnings

@@ -9,11 +9,12 @@ frames (:mod:`dsys.runtime.wire`). Both transports offer the same small interfac
   ``receiver.frame_rejected(reason, detail, peer)`` until cancelled;
 * ``send(dst, frame)`` never blocks: it hands the frame to the kernel, or (TCP, when the
   connection is busy or not up yet) queues it, and returns None; or it returns why it
-  could not (``"queue full"``, ``"no route"``);
+  could not (``"queue full"``, ``"all queues full"``, ``"no route"``);
 * ``learn(src, reply_path)`` remembers how to answer ``src``: over the connection its
   frame came on (TCP; for a peer too, so that a request and its reply share a connection)
   or, for an endpoint not in the cluster file (an ephemeral client), to the address its
-  datagrams come from (UDP).
+  datagrams come from (UDP);
+* ``statistics()`` is a snapshot of its connections and queues.
 
 **TCP.** Each frame is preceded by its length (4 bytes, big-endian). The length is checked
 against the limit *before* the body is read; a frame that announces more is refused and
@@ -51,10 +52,11 @@ docs lists them with their defaults):
   named that sender: a frame recorded from a peer and sent again by someone else (after
   the receiver restarted and forgot it) never makes the sender's connection the route to
   that peer. (It is not even delivered: such a connection never gets past its handshake.)
-* Every connection refused or closed by these rules is reported to the receiver (as a
-  refused frame, with its reason: ``too many connections``, ``evicted``,
-  ``handshake timeout``, ``first frame timeout``, ``bad handshake``) and counted in
-  :meth:`TcpTransport.statistics`, idle closes included.
+* Every connection refused or closed by these rules is counted by reason in
+  :meth:`TcpTransport.statistics`; all but the idle ones are refusals of an unproven
+  peer's bytes, and are reported to the receiver as refused frames too, with that reason
+  (``too many connections``, ``evicted``, ``handshake timeout``, ``first frame timeout``,
+  ``bad handshake``).
 
 **Why TCP runs on raw sockets, not trio streams.** A handler never awaits, so it cannot
 call ``SocketStream.send_all``: on streams every frame would go to a writer task through
@@ -237,7 +239,7 @@ class _Outbox:
     and ``byte_limit`` bytes here, and the ``budget`` of the whole transport.
 
     ``bytes`` counts what waits here, and the budget the same bytes: every change to
-    ``frames`` goes through :meth:`_append`, :meth:`_prepend` and :meth:`_take`.
+    ``frames`` goes through :meth:`_append`, :meth:`put_back` and :meth:`take`.
     """
 
     def __init__(self, limit: int, *, byte_limit: float = math.inf,
@@ -291,12 +293,12 @@ class _Outbox:
         """Forget the connection; a frame half-written to it can never be completed."""
         self.sock = None
         if self.head_is_partial:
-            self._take(1)
+            self.take(1)
             self.head_is_partial = False
 
     def discard(self) -> None:
         """Drop every waiting frame (the connection is gone for good)."""
-        self._take(len(self.frames))
+        self.take(len(self.frames))
 
     def _append(self, data: bytes) -> None:
         self.frames.append(data)
@@ -304,12 +306,12 @@ class _Outbox:
         self.budget.queued += len(data)
         self._wakeup.set()
 
-    def _prepend(self, data: bytes) -> None:
+    def put_back(self, data: bytes) -> None:
         self.frames.appendleft(data)
         self.bytes += len(data)
         self.budget.queued += len(data)
 
-    def _take(self, count: int, max_bytes: float = math.inf) -> list[bytes]:
+    def take(self, count: int, max_bytes: float = math.inf) -> list[bytes]:
         """Take out the first ``count`` frames, or fewer if they add up to more than
         ``max_bytes`` (but at least one, if any wait)."""
         frames = self.frames
@@ -359,10 +361,8 @@ class TcpTransport:
     name = "tcp"
 
     def __init__(self, local: Endpoint | None, peers: Mapping[str, Endpoint], *,
-                 max_frame: int, send_queue: int | None = None, limits: Limits = DEFAULT_LIMITS,
+                 max_frame: int, limits: Limits = DEFAULT_LIMITS,
                  handshake: Handshake | None = None) -> None:
-        if send_queue is not None:
-            limits = attrs.evolve(limits, send_queue=send_queue)
         self.max_frame = max_frame
         self.limits = limits
         self._local = local
@@ -389,7 +389,7 @@ class TcpTransport:
         return self._address
 
     def statistics(self) -> TransportStatistics:
-        """An immutable snapshot of the connections and queues (see the class)."""
+        """An immutable snapshot of the connections and queues."""
         outboxes = [*self._links.values(), *self._inbound]
         return TransportStatistics(
             connections=len(self._inbound),
@@ -694,7 +694,7 @@ class TcpTransport:
             # Write what is queued (up to a batch) in one system call. Nothing awaits
             # between taking the frames out and putting back what was not written, so
             # put() never sees an empty queue while frames are in hand.
-            batch = outbox._take(_BATCH, _BATCH_BYTES)
+            batch = outbox.take(_BATCH, _BATCH_BYTES)
             data = batch[0] if len(batch) == 1 else b"".join(batch)
             try:
                 sent = sock.send(data)
@@ -706,7 +706,7 @@ class TcpTransport:
             if sent:
                 outbox.last_active = trio.current_time()
             if sent < len(data):
-                outbox._prepend(data[sent:] if sent else data)
+                outbox.put_back(data[sent:] if sent else data)
                 outbox.head_is_partial = outbox.head_is_partial or sent > 0
             else:
                 outbox.head_is_partial = False

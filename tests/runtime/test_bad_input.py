@@ -237,13 +237,15 @@ async def test_connections_beyond_the_limit_are_refused(monkeypatch: pytest.Monk
     cluster = parse_cluster(cluster_text({"a": None}))
     with trio.fail_after(TIMEOUT):
         async with running(cluster, {"a": Server}) as hosts:
-            async with raw("tcp", port_of(cluster)) as first, raw("tcp", port_of(cluster)) as second:
+            port = port_of(cluster)
+            async with raw("tcp", port) as first, raw("tcp", port) as second:
                 # Both send a frame: neither is pending, so neither can be evicted.
                 await first.send_frame(BAD_FRAMES["unknown type"])
                 await second.send_frame(BAD_FRAMES["unknown type"])
-                await wait_until(lambda: hosts["a"].statistics().rejected.get("unknown type") == 2,
-                                 TIMEOUT, "both connections served")
-                async with raw("tcp", port_of(cluster)) as third:
+                stats = hosts["a"].statistics
+                await wait_until(lambda: stats().rejected.get("unknown type") == 2, TIMEOUT,
+                                 "both connections served")
+                async with raw("tcp", port) as third:
                     assert await third.closed_by_peer()
             assert hosts["a"].statistics().rejected["too many connections"] == 1
             await still_answers(cluster, hosts["a"])
