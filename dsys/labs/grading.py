@@ -103,14 +103,24 @@ class GradedTest:
     runs: int
     func: TestFunction
     title: str
+    #: False for a test whose verdict no seed changes (a model-checking search test): it
+    #: runs once, whatever ``--runs`` asks of the others.
+    seeded: bool = True
 
     def __call__(self, trial: Trial) -> None:
         self.func(trial)
 
 
-def graded(*, points: int, runs: int = 20) -> Callable[[TestFunction], GradedTest]:
+def graded(*, points: int, runs: int = 20, seeded: bool = True
+           ) -> Callable[[TestFunction], GradedTest]:
     """Declare a graded test worth ``points``, run over ``runs`` seeds (see the module
-    docstring for an example). The function's docstring must say what it checks."""
+    docstring for an example). The function's docstring must say what it checks.
+
+    ``seeded=False`` declares a test that no seed changes, such as a search test
+    (:meth:`Trial.search`): it runs once (``runs`` must then be 1), even when a grading
+    asks for more seeds per test."""
+    if not seeded and runs != 1:
+        raise ConfigError("a test with seeded=False runs once: give it runs=1")
     if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
         raise ConfigError(f"a graded test's points must be a positive int, got {points!r}")
     if isinstance(runs, bool) or not isinstance(runs, int) or runs <= 0:
@@ -121,7 +131,7 @@ def graded(*, points: int, runs: int = 20) -> Callable[[TestFunction], GradedTes
         if not doc:
             raise ConfigError(
                 f"graded test {func.__name__} needs a docstring saying what it checks")
-        return GradedTest(func.__name__, points, runs, func, doc.splitlines()[0])
+        return GradedTest(func.__name__, points, runs, func, doc.splitlines()[0], seeded)
 
     return wrap
 
@@ -685,7 +695,10 @@ class _FreshProcess:
 
 
 def seeds_for(test: GradedTest, first_seed: int = 0, runs: int | None = None) -> range:
-    """The seeds a test runs: ``runs`` (default: the test's own) seeds from ``first_seed``."""
+    """The seeds a test runs: ``runs`` (default: the test's own) seeds from ``first_seed``;
+    a test that no seed changes runs once."""
+    if not test.seeded:
+        return range(first_seed, first_seed + 1)
     return range(first_seed, first_seed + (test.runs if runs is None else runs))
 
 

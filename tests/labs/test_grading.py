@@ -384,3 +384,22 @@ def test_a_worker_that_dies_is_a_clear_error(lab: Lab, tmp_path: Path) -> None:
     impl = load_implementation(lab, exits)
     with pytest.raises(UsageError, match="a grading process died while running perfect"):
         grade(lab, impl, jobs=2, check_determinism=False)
+
+
+def test_a_test_no_seed_changes_runs_once_whatever_the_grading_asks() -> None:
+    from dsys.errors import ConfigError
+    from dsys.labs.grading import seeds_for
+
+    @graded(points=1, runs=1, seeded=False)
+    def searched(trial: Trial) -> None:
+        """A search: the same verdict for every seed."""
+
+    @graded(points=1, runs=5)
+    def sampled(trial: Trial) -> None:
+        """Seeds."""
+
+    assert list(seeds_for(searched, 7, runs=100)) == [7]
+    assert list(seeds_for(sampled, 7, runs=3)) == [7, 8, 9]
+    assert list(seeds_for(sampled, 0)) == [0, 1, 2, 3, 4]
+    with pytest.raises(ConfigError, match="runs once"):
+        graded(points=1, runs=2, seeded=False)
