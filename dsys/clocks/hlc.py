@@ -34,7 +34,8 @@ from typing import Any
 
 import attrs
 
-from dsys.clocks.timestamps import record_local, record_receive
+from dsys.clocks.timestamps import STAMP_MAX, record_local, record_receive
+from dsys.core.codec import INT_MAX, INT_MIN
 from dsys.core.node import Layer
 
 
@@ -173,11 +174,19 @@ class HLCLayer(Layer):
             pt = self._send_or_local()  # no timestamp came: just an event
         else:
             try:
-                pt = self._receive(HLCTimestamp.from_json(stamp))
+                m = HLCTimestamp.from_json(stamp)
             except ValueError as exc:
                 # A peer's bug must not crash this node: count the message as unstamped.
                 self.node.log(f"hlc: ignored invalid stamp from {src}: {exc}")
                 pt = self._send_or_local()
+            else:
+                if m.c > STAMP_MAX or not INT_MIN <= m.l <= INT_MAX:
+                    # The clock would overflow the wire's 64-bit integers on its next send.
+                    self.node.log(f"hlc: ignored stamp {m.to_json()} from {src}: over the "
+                                  "64-bit bound")
+                    pt = self._send_or_local()
+                else:
+                    pt = self._receive(m)
         if self.record:
             record_receive(self, src, self.time.to_json(), pt=pt)
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsys.clocks.timestamps import record_local, record_receive
+from dsys.clocks.timestamps import STAMP_MAX, record_local, record_receive
 from dsys.core.node import Layer
 
 
@@ -108,6 +108,10 @@ class LamportLayer(Layer):
         ):
             # A peer's bug must not crash this node: count the message as unstamped.
             self.node.log(f"lamport: ignored invalid stamp {stamp!r} from {src}")
+            stamp = None
+        elif stamp is not None and stamp > STAMP_MAX:
+            # The clock would overflow the wire's 64-bit integers on its next send.
+            self.node.log(f"lamport: ignored stamp {stamp} from {src}: over the 64-bit bound")
             stamp = None
         self._set(max(self.time, stamp or 0) + 1)
         if self.record:

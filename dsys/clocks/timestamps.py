@@ -47,11 +47,17 @@ from typing import Any
 
 import attrs
 
+from dsys.core.codec import INT_MAX
 from dsys.core.node import Layer
 from dsys.trace.events import TraceEvent
 
 #: The ``event`` field of the notes written by clock layers.
 TIMESTAMP_NOTE = "timestamp"
+
+#: The largest counter a clock layer accepts in a peer's stamp: the receipt (+1) and the
+#: send after it (+1) must still fit the wire's signed 64-bit integers
+#: (:data:`~dsys.core.codec.INT_MAX`). A layer ignores (and logs) a stamp above it.
+STAMP_MAX = INT_MAX - 2
 
 
 @attrs.frozen

@@ -40,7 +40,7 @@ import enum
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dsys.clocks.timestamps import record_local, record_receive
+from dsys.clocks.timestamps import STAMP_MAX, record_local, record_receive
 from dsys.core.node import Layer
 
 
@@ -290,6 +290,11 @@ class VectorClockLayer(Layer):
             except ValueError as exc:
                 # A peer's bug must not crash this node: count the message as unstamped.
                 self.node.log(f"vector: ignored invalid stamp from {src}: {exc}")
+            if any(count > STAMP_MAX for _, count in theirs.items()):
+                # The clock would overflow the wire's 64-bit integers on its next send.
+                self.node.log(f"vector: ignored stamp from {src}: an entry is over the "
+                              "64-bit bound")
+                theirs = VectorClock()
         self.time = self.time.merge(theirs).increment(self.node.id)
         if self.record:
             record_receive(self, src, self.time.to_json())

@@ -10,6 +10,9 @@ A cluster file is TOML. Only ``[nodes]`` is required::
     max_frame = 1048576        # bytes; bigger frames are refused before they are read
     send_queue = 1024          # frames queued per peer before new ones are dropped
     replay_window = 1024       # how far out of order an authenticated frame may arrive
+    # Optional TCP bounds, the fields of dsys.runtime.transport.Limits (defaults there):
+    # max_connections, max_connections_per_address, first_frame_timeout (seconds),
+    # idle_timeout (seconds), send_queue_bytes, max_queued_bytes
 
     [nodes]
     a = "127.0.0.1:7001"
@@ -43,6 +46,7 @@ Example:
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import stat
 import tomllib
@@ -67,6 +71,10 @@ MIN_SECRET = 16
 
 TRANSPORTS = ("tcp", "udp")
 CODECS = ("json", "msgpack")
+#: The ``[cluster]`` keys that set a field of :class:`dsys.runtime.transport.Limits`
+#: (``send_queue``, always set, is one too).
+LIMIT_KEYS = ("max_connections", "max_connections_per_address", "first_frame_timeout",
+              "idle_timeout", "send_queue_bytes", "max_queued_bytes")
 
 
 
@@ -108,6 +116,9 @@ class ClusterConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     send_queue: int = 1024
     replay_window: int = 1024
+    #: The TCP limits the file sets (a :data:`LIMIT_KEYS` name -> its value); the others
+    #: keep the defaults of :class:`dsys.runtime.transport.Limits`.
+    limits: Mapping[str, float] = attrs.field(factory=dict)
     source: str = "<cluster>"
     base_dir: Path | None = None
     #: Problems worth a warning that do not stop the cluster (a secret file others can read).
@@ -245,7 +256,10 @@ def cluster_from_mapping(data: Mapping[str, Any], *, source: str = "<cluster>",
         nodes=_endpoints(written.nodes), clients=_endpoints(written.clients),
         transport=settings.transport, codec=settings.codec, secret=secret,
         max_frame=settings.max_frame, send_queue=settings.send_queue,
-        replay_window=settings.replay_window, source=source, base_dir=base_dir,
+        replay_window=settings.replay_window,
+        limits={key: getattr(settings, key) for key in LIMIT_KEYS
+                if getattr(settings, key) is not None},
+        source=source, base_dir=base_dir,
         warnings=tuple(warnings),
     )
 
@@ -302,6 +316,12 @@ class _Settings:
     max_frame: int = DEFAULT_MAX_FRAME
     send_queue: int = 1024
     replay_window: int = 1024
+    max_connections: int | None = None
+    max_connections_per_address: int | None = None
+    first_frame_timeout: float | None = None
+    idle_timeout: float | None = None
+    send_queue_bytes: int | None = None
+    max_queued_bytes: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -370,6 +390,17 @@ def _integer(key: str, minimum: int = 1, maximum: int | None = None) -> Attribut
             raise _Invalid(f"[cluster] {key} must be an integer >= {minimum}, got {value!r}")
         if maximum is not None and value > maximum:
             raise _Invalid(f"[cluster] {key} must be at most {maximum}, got {value}")
+        return value
+
+    return override(struct_hook=structure)
+
+
+def _seconds(key: str) -> AttributeOverride:
+    def structure(value: Any, _: Any) -> float:
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not 0 < value < math.inf):
+            raise _Invalid(f"[cluster] {key} must be a positive number of seconds, "
+                           f"got {value!r}")
         return value
 
     return override(struct_hook=structure)
@@ -444,6 +475,12 @@ _table(
     max_frame=_integer("max_frame", minimum=64),
     send_queue=_integer("send_queue"),
     replay_window=_integer("replay_window", maximum=1 << 16),
+    max_connections=_integer("max_connections"),
+    max_connections_per_address=_integer("max_connections_per_address"),
+    first_frame_timeout=_seconds("first_frame_timeout"),
+    idle_timeout=_seconds("idle_timeout"),
+    send_queue_bytes=_integer("send_queue_bytes"),
+    max_queued_bytes=_integer("max_queued_bytes"),
 )
 _table(
     _EndpointSpec, shorthand="address",

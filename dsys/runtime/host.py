@@ -78,7 +78,7 @@ from dsys.core.storage import Storage
 from dsys.errors import CodecError, UsageError
 from dsys.runtime.config import ClusterConfig
 from dsys.runtime.storage import DataDir, atomic_write
-from dsys.runtime.transport import make_transport
+from dsys.runtime.transport import cluster_limits, make_transport
 from dsys.runtime.wire import Frame, Rejected, Wire
 from dsys.trace.events import TraceEvent, event_line
 
@@ -685,7 +685,7 @@ class NodeHost(HostBase):
         self._handle_signals = handle_signals
         self._wire = Wire(node_id, codec=cluster.codec, secret=cluster.secret,
                           max_frame=cluster.frame_limit, replay_window=cluster.replay_window)
-        self._transport = make_transport(cluster, node_id)
+        self._transport = make_transport(cluster, node_id, limits=cluster_limits(cluster))
         self.stopped_by: str | None = None
 
     @property
@@ -815,7 +815,8 @@ class NodeHost(HostBase):
     def _write_status(self, state: str) -> None:
         assert self._status_file is not None
         status = {"state": state, "pid": os.getpid(), "address": self.address,
-                  "transport": self.cluster.transport, **self.statistics().to_json()}
+                  "transport": self.cluster.transport, **self.statistics().to_json(),
+                  "network": attrs.asdict(self._transport.statistics())}
         try:
             atomic_write(self._status_file, json.dumps(status).encode(), durable=False)
         except OSError as exc:  # a status file is a convenience: never stop the node

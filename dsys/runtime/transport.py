@@ -137,8 +137,23 @@ class Limits:
     max_queued_bytes: int = 64 << 20
 
 
-#: The limits :func:`make_transport` uses (with the cluster file's ``send_queue``).
+#: The limits :func:`make_transport` uses, but for the ones the cluster file sets.
 DEFAULT_LIMITS = Limits()
+
+
+def cluster_limits(cluster: ClusterConfig) -> Limits:
+    """:data:`DEFAULT_LIMITS` with the ones the cluster file sets (``send_queue`` and the
+    optional keys of :data:`~dsys.runtime.config.LIMIT_KEYS`).
+
+    Example:
+        >>> from dsys.runtime.config import parse_cluster
+        >>> limits = cluster_limits(parse_cluster(
+        ...     '[cluster]\\nidle_timeout = 60\\n[nodes]\\na = "127.0.0.1:7001"'))
+        >>> limits.idle_timeout, limits.max_connections
+        (60, 256)
+    """
+    changes: dict[str, Any] = {"send_queue": cluster.send_queue, **cluster.limits}
+    return attrs.evolve(DEFAULT_LIMITS, **changes)
 
 
 @attrs.frozen
@@ -205,7 +220,7 @@ def make_transport(cluster: ClusterConfig, local_id: str | None, *,
 
     ``local_id`` None (or an id not in the file) is an ephemeral endpoint: it listens on
     no fixed address and is answered over the connections (or from the port) it uses.
-    ``limits`` default to :data:`DEFAULT_LIMITS` with the cluster file's ``send_queue``.
+    ``limits`` default to :func:`cluster_limits` (UDP has none).
     """
     endpoints = cluster.endpoints()
     local = endpoints.get(local_id) if local_id is not None else None
@@ -215,7 +230,7 @@ def make_transport(cluster: ClusterConfig, local_id: str | None, *,
         return UdpTransport(local, peers, max_frame=cluster.frame_limit,
                             ephemeral_host=ephemeral_host)
     if limits is None:
-        limits = attrs.evolve(DEFAULT_LIMITS, send_queue=cluster.send_queue)
+        limits = cluster_limits(cluster)
     handshake = None
     if cluster.secret is not None and local_id is not None:
         handshake = Handshake(cluster.secret, local_id)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from dsys import Node, message
-from dsys.clocks import LamportLayer, VectorClock, VectorClockLayer
+from dsys.clocks import HLCLayer, LamportLayer, VectorClock, VectorClockLayer
+from dsys.core.codec import INT_MAX
 from dsys.testing import Log, NodeHarness, Note, Sent, StorageSync, StorageWrite
 
 
@@ -106,3 +107,41 @@ def test_vector_ignores_an_invalid_stamp_but_counts_the_receipt() -> None:
     assert effects[0] == Log("vector: ignored invalid stamp from b: vector clock entry for "
                              "'b' must be a non-negative integer, got -1")
     assert h.node.clock.time == VectorClock({"a": 1})  # type: ignore[attr-defined]
+
+
+class HLCEcho(LamportEcho):
+    def __init__(self) -> None:
+        Node.__init__(self)
+        self.clock = self.add_layer(HLCLayer())  # type: ignore[assignment]
+
+
+def test_lamport_refuses_a_stamp_its_next_send_would_overflow() -> None:
+    h = NodeHarness(LamportEcho)
+    h.start()
+    effects = h.deliver("b", Ping(1), stamps={"lamport": INT_MAX})
+    assert effects[0] == Log(f"lamport: ignored stamp {INT_MAX} from b: over the 64-bit bound")
+    assert effects[-1] == Sent("b", Pong(1), {"lamport": 2})  # counted as unstamped
+    # The largest stamp accepted leaves room for the receipt and the reply.
+    effects = h.deliver("b", Ping(2), stamps={"lamport": INT_MAX - 2})
+    assert effects[-1] == Sent("b", Pong(2), {"lamport": INT_MAX})
+
+
+def test_vector_refuses_a_stamp_its_next_send_would_overflow() -> None:
+    h = NodeHarness(VectorEcho)
+    h.start()
+    effects = h.deliver("b", Ping(1), stamps={"vector": {"a": INT_MAX, "b": 1}})
+    assert effects[0] == Log("vector: ignored stamp from b: an entry is over the 64-bit bound")
+    assert effects[-1] == Sent("b", Pong(1), {"vector": {"a": 2}})
+    effects = h.deliver("b", Ping(2), stamps={"vector": {"a": INT_MAX - 2}})
+    assert effects[-1] == Sent("b", Pong(2), {"vector": {"a": INT_MAX}})
+
+
+def test_hlc_refuses_a_stamp_its_next_send_would_overflow() -> None:
+    h = NodeHarness(HLCEcho)
+    h.start()
+    effects = h.deliver("b", Ping(1), stamps={"hlc": [5, INT_MAX]})
+    assert effects[0] == Log(f"hlc: ignored stamp [5, {INT_MAX}] from b: over the 64-bit "
+                             "bound")
+    assert effects[-1] == Sent("b", Pong(1), {"hlc": [0, 1]})  # counted as unstamped
+    effects = h.deliver("b", Ping(2), stamps={"hlc": [5, INT_MAX - 2]})
+    assert effects[-1] == Sent("b", Pong(2), {"hlc": [5, INT_MAX]})

@@ -8,6 +8,7 @@ import pytest
 
 from dsys.errors import ConfigError, UsageError
 from dsys.runtime import load_cluster, parse_cluster
+from dsys.runtime.transport import DEFAULT_LIMITS, TcpTransport, cluster_limits, make_transport
 
 GOOD = """
 [cluster]
@@ -46,6 +47,24 @@ def test_defaults_are_tcp_json_loopback_one_mebibyte() -> None:
     assert cluster.max_frame == 1 << 20 and cluster.on_loopback
 
 
+def test_the_connection_limits_are_optional_cluster_keys() -> None:
+    cluster = parse_cluster('[cluster]\nmax_connections = 8\nidle_timeout = 2.5\n'
+                            'first_frame_timeout = 1\nmax_queued_bytes = 65536\n'
+                            'send_queue = 16\n[nodes]\na = "127.0.0.1:7001"')
+    assert cluster.limits == {"max_connections": 8, "idle_timeout": 2.5,
+                              "first_frame_timeout": 1, "max_queued_bytes": 65536}
+    limits = cluster_limits(cluster)
+    assert (limits.max_connections, limits.idle_timeout, limits.first_frame_timeout,
+            limits.max_queued_bytes, limits.send_queue) == (8, 2.5, 1, 65536, 16)
+    assert limits.max_connections_per_address == DEFAULT_LIMITS.max_connections_per_address
+    transport = make_transport(cluster, "a")
+    assert isinstance(transport, TcpTransport) and transport.limits == limits
+    # Without the keys, the defaults are unchanged.
+    plain = parse_cluster('[nodes]\na = "127.0.0.1:7001"')
+    assert plain.limits == {}
+    assert cluster_limits(plain) == DEFAULT_LIMITS
+
+
 def test_udp_caps_the_frame_limit_at_one_datagram() -> None:
     cluster = parse_cluster('[cluster]\ntransport = "udp"\n[nodes]\na = "127.0.0.1:1"')
     assert cluster.frame_limit == 65507
@@ -80,6 +99,14 @@ def test_targets_and_secret_files_are_relative_to_the_cluster_file(tmp_path: Pat
     ("[cluster]\ncodec = 'pickle'\n[nodes]\na = '127.0.0.1:1'", "codec must be one of"),
     ("[cluster]\nmax_frame = 'big'\n[nodes]\na = '127.0.0.1:1'", "max_frame must be an integer"),
     ("[cluster]\nsend_queue = 0\n[nodes]\na = '127.0.0.1:1'", "send_queue must be an integer"),
+    ("[cluster]\nmax_connections = 0\n[nodes]\na = '127.0.0.1:1'",
+     "[cluster] max_connections must be an integer >= 1, got 0"),
+    ("[cluster]\nmax_queued_bytes = 1.5\n[nodes]\na = '127.0.0.1:1'",
+     "[cluster] max_queued_bytes must be an integer >= 1, got 1.5"),
+    ("[cluster]\nidle_timeout = -1\n[nodes]\na = '127.0.0.1:1'",
+     "[cluster] idle_timeout must be a positive number of seconds, got -1"),
+    ("[cluster]\nfirst_frame_timeout = 'soon'\n[nodes]\na = '127.0.0.1:1'",
+     "first_frame_timeout must be a positive number of seconds, got 'soon'"),
     ("[cluster]\nsecret = ''\n[nodes]\na = '127.0.0.1:1'", "the secret is empty"),
     ("[cluster]\nsecret = 's'\nsecret_file = 'f'\n[nodes]\na = '127.0.0.1:1'", "not both"),
     ("[cluster]\nsecret_file = 'missing.txt'\n[nodes]\na = '127.0.0.1:1'", "cannot read secret"),

@@ -324,6 +324,14 @@ async def test_the_status_file_follows_the_node(tmp_path: Path) -> None:
             await client.request("a", Echo("hi"))
             up = json.loads(status.read_text())
             assert up["state"] == "up" and up["node"] == "a" and up["transport"] == "tcp"
+            # The transport's statistics, too: the client's connection shows at the next
+            # rewrite (twice a second).
+            while up["network"]["connections"] != 1:
+                await trio.sleep(0.05)
+                up = json.loads(status.read_text())
+            assert up["network"]["queued_bytes"] == 0
+            assert set(up["network"]) == {"connections", "pending", "queued_frames",
+                                          "queued_bytes", "closed"}
     final = json.loads(status.read_text())
     assert final["state"] == "stopped" and final["messages_in"] == 1
 
