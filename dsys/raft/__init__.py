@@ -25,8 +25,8 @@ Example:
     >>> sim.node(leader).raft.start("x") is not None
     True
     >>> sim.run(until=1.5)
-    >>> [sim.node(n).raft.last_applied for n in ("a", "b", "c")]
-    [1, 1, 1]
+    >>> [sim.node(n).raft.last_applied for n in ("a", "b", "c")]  # the no-op, then "x"
+    [2, 2, 2]
     >>> check_all(sim.trace).ok
     True
 """

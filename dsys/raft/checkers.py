@@ -11,7 +11,8 @@ the crashes and restarts the host records:
 * :func:`check_leader_completeness`: an entry committed in a term is in the log of every
   leader of a later term;
 * :func:`check_state_machine_safety`: no two servers apply different commands (or
-  entries of different terms) at one index;
+  entries of different terms) at one index (a leader's no-op entry, noted as applied
+  with ``noop``, counts as a command of its own);
 * :func:`check_applied_monotonic`: each server (in each incarnation) applies indices
   1, 2, 3... in order, never going back nor skipping.
 
@@ -150,7 +151,8 @@ def check_state_machine_safety(trace: Trace, *, component: str | None = None) ->
         if event != "apply":
             continue
         judged += 1
-        index, term, command = data["index"], data["term"], data.get("command")
+        index, term = data["index"], data["term"]
+        command = _NO_OP if data.get("noop") else data.get("command")
         if index not in first:
             first[index] = (time, node, term, command)
             continue
@@ -312,6 +314,16 @@ def invariants() -> tuple[Callable[[Any], None], ...]:
 
 
 # ----- helpers ---------------------------------------------------------------------------
+
+
+class _NoOp:
+    """What a no-op entry's apply is compared as: equal to nothing but itself."""
+
+    def __repr__(self) -> str:
+        return "<no-op>"
+
+
+_NO_OP = _NoOp()
 
 _RAFT_NOTES = frozenset({"elected", "commit", "apply"})
 

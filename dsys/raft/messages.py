@@ -22,10 +22,26 @@ from dsys.core.messages import message
 @message
 class Entry:
     """One log entry: the ``command`` for the state machine, and the ``term`` in which a
-    leader received it (Figure 2, "log[]")."""
+    leader received it (Figure 2, "log[]").
+
+    With ``noop`` it is the no-op entry a new leader appends at the start of its term
+    (§8): it has no command (``None``), takes an index like any entry, and is never
+    handed to the state machine. Build one with :meth:`no_op`.
+    """
 
     term: int
     command: Any
+    noop: bool = False
+
+    @classmethod
+    def no_op(cls, term: int) -> Entry:
+        """The no-op entry of ``term``."""
+        return cls(term, None, noop=True)
+
+    def __repr__(self) -> str:
+        if self.noop:
+            return f"Entry(term={self.term}, noop=True)"
+        return f"Entry(term={self.term}, command={self.command!r})"
 
 
 @message

@@ -21,8 +21,13 @@ interface (``start``), then the handlers in Figure 2's order (Rules for Servers,
 RequestVote, AppendEntries, the leader's side), then the persistence helpers.
 
 Not built yet (see issue 12): snapshots and log compaction (§7), membership changes
-(§6), ReadIndex reads (§8). A new leader does not append a no-op entry (§8) either: the
-entries of earlier terms it holds commit with its first entry of its own term.
+(§6), ReadIndex reads (§8).
+
+A new leader appends a no-op entry of its term at once (§8, thesis §6.4), so the entries of
+earlier terms it holds commit as soon as a majority holds the no-op, without waiting for
+a client's command. The no-op takes a log index like any entry but is never handed to the
+state machine (nor to ``on_apply``): the state machine sees the log indexes of the real
+commands, the same on every server, with gaps where the no-ops are.
 """
 
 from __future__ import annotations
@@ -62,12 +67,14 @@ class StateMachine(Protocol):
     """What Raft applies committed commands to: a service implements ``apply``."""
 
     def apply(self, index: int, command: Any) -> Any:
-        """Apply the committed ``command`` at log ``index`` (called once per index, in
-        order) and return its result (handed to ``on_apply``)."""
+        """Apply the committed ``command`` at log ``index`` (called once per command, in
+        increasing index order; the indexes of the leaders' no-op entries are skipped)
+        and return its result (handed to ``on_apply``)."""
         ...
 
 
-#: ``on_apply(index, command, result)``: called after each command is applied.
+#: ``on_apply(index, command, result)``: called after each command is applied (not for
+#: the no-op entries).
 ApplyCallback = Callable[[int, Any, Any], None]
 
 
@@ -101,8 +108,8 @@ class Raft(Component):
         >>> sim.run(until=1.0)
         >>> [n for n in ("a", "b", "c") if sim.node(n).raft.is_leader]
         ['c']
-        >>> sim.node("c").raft.start({"set": "x"})
-        (1, 1)
+        >>> sim.node("c").raft.start({"set": "x"})  # index 1 holds c's no-op
+        (2, 1)
     """
 
     messages: ClassVar[tuple[type, ...]] = (
@@ -148,8 +155,8 @@ class Raft(Component):
         # the entry at index i, indices counting from 1.
         self.entries: list[Entry] = []
         for index in range(1, length + 1):
-            term, command = self.storage[self._key(f"log/{index}")]
-            self.entries.append(Entry(term, command))
+            term, command, *noop = self.storage[self._key(f"log/{index}")]
+            self.entries.append(Entry(term, command, noop=bool(noop)))
         # Volatile state on all servers.
         self.commit_index = 0
         self.last_applied = 0
@@ -431,7 +438,9 @@ class Raft(Component):
 
     def become_leader(self) -> None:
         """Leaders, upon election: send initial empty AppendEntries (heartbeat) to each
-        server; nextIndex = last log index + 1, matchIndex = 0."""
+        server; nextIndex = last log index + 1, matchIndex = 0. And (§8, thesis §6.4)
+        append a no-op entry of the new term, which those first AppendEntries carry: once
+        a majority holds it, it commits, and every earlier entry with it."""
         self.become(LEADER)
         self.leader = self.id
         self.pre_votes = None
@@ -442,11 +451,15 @@ class Raft(Component):
         self.cancel_timer("election")
         self.note("elected", term=self.current_term,
                   terms=[entry.term for entry in self.entries])
+        self.append(Entry.no_op(self.current_term))  # synced before it is sent (see send)
+        self.persist()
+        self.match_index[self.id] = self.last_log_index
         for peer in self.others:
             self.send_append_entries(peer)
         self.set_timer("heartbeat", self.heartbeat)
         if self.check_quorum:
             self.set_timer("quorum", self.election_timeout[1])
+        self.advance_commit_index()  # a group of one commits at once
 
     def send_append_entries(self, peer: str) -> None:
         """"If last log index >= nextIndex for a follower: send AppendEntries RPC with log
@@ -508,6 +521,10 @@ class Raft(Component):
         while self.last_applied < self.commit_index:
             self.last_applied += 1
             entry = self.entries[self.last_applied - 1]
+            if entry.noop:  # a leader's no-op: nothing for the state machine
+                self.note("apply", index=self.last_applied, term=entry.term, command=None,
+                          noop=True)
+                continue
             result = None
             if self.state_machine is not None:
                 result = self.state_machine.apply(self.last_applied, entry.command)
@@ -580,7 +597,9 @@ class Raft(Component):
     def append(self, entry: Entry) -> None:
         """Append ``entry`` to the log: one key per entry plus the length, O(1)."""
         self.entries.append(entry)
-        self.storage[self._key(f"log/{len(self.entries)}")] = [entry.term, entry.command]
+        # [term, command], or [term, null, true] for a no-op.
+        stored = [entry.term, None, True] if entry.noop else [entry.term, entry.command]
+        self.storage[self._key(f"log/{len(self.entries)}")] = stored
         self.storage[self._key("log/length")] = len(self.entries)
 
     def truncate(self, length: int) -> None:

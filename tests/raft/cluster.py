@@ -12,14 +12,17 @@ RAFT = {"@component": "raft"}  # the stamps of a message the "raft" component se
 
 
 class Recorder:
-    """A state machine that remembers what it applied, in order."""
+    """A state machine that remembers what it applied, in order (and at which log
+    indexes: increasing, with gaps where the leaders' no-op entries are)."""
 
     def __init__(self) -> None:
         self.applied: list[Any] = []
+        self.indexes: list[int] = []
 
     def apply(self, index: int, command: Any) -> int:
-        assert index == len(self.applied) + 1
+        assert not self.indexes or index > self.indexes[-1]
         self.applied.append(command)
+        self.indexes.append(index)
         return index
 
 

@@ -53,7 +53,7 @@ def synced_before_sent(effects: list[Any]) -> bool:
 
 
 def make_leader(h: NodeHarness) -> Raft:
-    """Win an election in the next term, with b's vote."""
+    """Win an election in the next term, with b's vote (the leader appends its no-op)."""
     h.fire("raft/election")
     h.deliver("b", RequestVoteReply(raft(h).term, True), component="raft")
     assert raft(h).role == LEADER
@@ -119,14 +119,15 @@ def test_a_candidate_syncs_its_term_and_own_vote_before_asking() -> None:
     assert h.storage["raft/state"] == {"current_term": 2, "voted_for": "a"}
 
 
-def test_votes_from_a_majority_make_a_leader_that_sends_heartbeats_at_once() -> None:
+def test_votes_from_a_majority_make_a_leader_that_sends_its_no_op_at_once() -> None:
     h = harness(terms=(1,), term=1)
     h.fire("raft/election")
     h.clear()
     h.deliver("c", RequestVoteReply(2, True), component="raft")
     assert raft(h).role == LEADER and raft(h).leader == "a"
+    # The first AppendEntries carry the leader's no-op (§8), not an empty heartbeat.
     assert h.sent(AppendEntries) == [
-        Sent(p, AppendEntries(2, "a", 1, 1, (), 0), RAFT) for p in ("b", "c")]
+        Sent(p, AppendEntries(2, "a", 1, 1, (Entry.no_op(2),), 0), RAFT) for p in ("b", "c")]
     assert h.notes[0].event == "elected" and h.notes[0].data["terms"] == [1]
 
 
@@ -242,7 +243,7 @@ def test_a_restarted_server_reloads_its_term_vote_and_log() -> None:
 def test_the_leader_skips_back_a_whole_term_on_a_conflict() -> None:
     h = harness(terms=(1, 1, 1, 4, 4), term=4)
     leader = make_leader(h)
-    assert leader.next_index["b"] == 6
+    assert leader.next_index["b"] == 6 and leader.last_log_index == 6  # 6: the no-op
     # b has term 2 at index 5, from index 3 on: the leader has no term 2, so it jumps to 3.
     h.deliver("b", AppendEntriesReply(5, False, conflict_index=3, conflict_term=2),
               component="raft")
@@ -264,29 +265,70 @@ def test_the_leader_batches_everything_a_follower_lacks_into_one_message() -> No
     assert h.sent(AppendEntries, to="b")[-1].msg.entries == (Entry(1, "cmd1"),
                                                                Entry(1, "cmd2"))
     h.deliver("b", AppendEntriesReply(2, True, match_index=2), component="raft")
-    assert h.sent(AppendEntries, to="b")[-1].msg.entries == (Entry(1, "cmd3"),)
+    assert h.sent(AppendEntries, to="b")[-1].msg.entries == (Entry(1, "cmd3"),
+                                                               Entry.no_op(2))
     assert leader.match_index["b"] == 2
 
 
 def test_figure_8_an_old_terms_entry_is_not_committed_by_counting() -> None:
     h = harness(terms=(1, 2), term=2)
-    leader = make_leader(h)  # term 3
+    leader = make_leader(h)  # term 3, its no-op at index 3
     h.deliver("b", AppendEntriesReply(3, True, match_index=2), component="raft")
     assert leader.commit_index == 0  # a majority holds index 2, but it is of term 2
-    assert leader.start("z") == (3, 3)
-    h.deliver("b", AppendEntriesReply(3, True, match_index=3), component="raft")
-    assert leader.commit_index == 3  # now all three commit, index 2 under index 3
+    assert leader.start("z") == (4, 3)
+    h.deliver("b", AppendEntriesReply(3, True, match_index=4), component="raft")
+    assert leader.commit_index == 4  # now all commit, index 2 under indexes 3 and 4
     assert h.node.machine.applied == ["cmd1", "cmd2", "z"]  # type: ignore[attr-defined]
+
+
+def test_a_new_leader_appends_a_synced_no_op_of_its_term() -> None:
+    h = harness(terms=(1, 1), term=1)
+    h.fire("raft/election")
+    h.clear()
+    effects = h.deliver("b", RequestVoteReply(2, True), component="raft")
+    leader = raft(h)
+    assert leader.entries == [Entry(1, "cmd1"), Entry(1, "cmd2"), Entry.no_op(2)]
+    assert leader.match_index["a"] == 3
+    assert synced_before_sent(effects)  # the no-op is durable before anyone counts it
+    assert h.storage["raft/log/length"] == 3 and h.storage["raft/log/3"] == [2, None, True]
+
+
+def test_the_no_op_commits_earlier_terms_entries_without_a_client_command() -> None:
+    h = harness(terms=(1, 1), term=1)
+    leader = make_leader(h)  # term 2, its no-op at index 3
+    h.deliver("b", AppendEntriesReply(2, True, match_index=3), component="raft")
+    assert leader.commit_index == 3 and leader.last_applied == 3
+    # The state machine saw the two commands only, at their log indexes.
+    assert h.node.machine.applied == ["cmd1", "cmd2"]  # type: ignore[attr-defined]
+    assert h.node.machine.indexes == [1, 2]  # type: ignore[attr-defined]
+    applies = [n.data for n in h.notes if n.event == "apply"]
+    assert [(a["index"], a.get("noop", False)) for a in applies] == [
+        (1, False), (2, False), (3, True)]
+
+
+def test_a_follower_applies_commands_around_a_no_op_at_the_leaders_indexes() -> None:
+    seen: list[tuple[int, Any]] = []
+    h = harness(term=1, on_apply=lambda index, command, result: seen.append((index, command)))
+    entries = (Entry(1, "x"), Entry.no_op(2), Entry(2, "y"))
+    h.deliver("b", AppendEntries(2, "b", 0, 0, entries, 3), component="raft")
+    assert raft(h).entries == list(entries) and raft(h).last_applied == 3
+    assert h.node.machine.applied == ["x", "y"]  # type: ignore[attr-defined]
+    assert h.node.machine.indexes == [1, 3]  # type: ignore[attr-defined]
+    assert seen == [(1, "x"), (3, "y")]  # on_apply is not called for the no-op
+    # A restart reloads the no-op as a no-op.
+    h.crash()
+    h.recover()
+    assert raft(h).entries == list(entries)
 
 
 def test_late_or_duplicated_replies_never_move_match_index_back() -> None:
     h = harness(terms=(1, 1), term=1)
     leader = make_leader(h)
-    h.deliver("b", AppendEntriesReply(2, True, match_index=2), component="raft")
+    h.deliver("b", AppendEntriesReply(2, True, match_index=3), component="raft")
     h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
-    assert (leader.match_index["b"], leader.next_index["b"]) == (2, 3)
+    assert (leader.match_index["b"], leader.next_index["b"]) == (3, 4)
     h.deliver("b", AppendEntriesReply(2, False, conflict_index=1), component="raft")
-    assert leader.next_index["b"] == 3  # never below matchIndex + 1
+    assert leader.next_index["b"] == 4  # never below matchIndex + 1
 
 
 def test_a_higher_term_in_a_reply_makes_the_leader_step_down() -> None:
@@ -316,7 +358,7 @@ def test_a_command_that_does_not_encode_is_refused_at_start() -> None:
         leader.start({1, 2})
     with pytest.raises(UsageError, match="does not encode as JSON"):
         leader.start(float("nan"))
-    assert leader.entries == []  # nothing half-appended
+    assert leader.entries == [Entry.no_op(2)]  # nothing half-appended
 
 
 def test_a_tuple_command_is_stored_as_it_arrives_elsewhere() -> None:
@@ -329,5 +371,6 @@ def test_a_tuple_command_is_stored_as_it_arrives_elsewhere() -> None:
 def test_a_group_of_one_elects_itself_and_commits_at_once() -> None:
     h = harness(peers=(), term=0)
     h.fire("raft/election")
-    assert raft(h).is_leader
-    assert raft(h).start("x") == (1, 1) and raft(h).commit_index == 1
+    assert raft(h).is_leader and raft(h).commit_index == 1  # its no-op, at once
+    assert raft(h).start("x") == (2, 1) and raft(h).commit_index == 2
+    assert h.node.machine.applied == ["x"]  # type: ignore[attr-defined]
