@@ -28,3 +28,11 @@ class ConfigError(DsysError):
 
 class CodecError(DsysError):
     """A message that cannot be encoded to, or decoded from, the wire format."""
+
+
+class StorageError(DsysError):
+    """Persistent state that cannot be trusted: a node's storage is corrupt or truncated.
+
+    A protocol raises it when it restarts and finds its stored state inconsistent (a log
+    entry missing, a field of the wrong type), naming where the storage lives and the
+    field; the node stops rather than start empty and break its promises."""

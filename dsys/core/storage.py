@@ -50,7 +50,7 @@ def _frozen_copy(key: str, value: Any) -> str:
 class Storage:
     """A node's persistent key-value store; see the module docstring for its semantics."""
 
-    __slots__ = ("_durable", "_pending", "on_sync", "syncs")
+    __slots__ = ("_durable", "_pending", "on_sync", "origin", "syncs")
 
     def __init__(self, durable: Mapping[str, str] | None = None) -> None:
         # Both maps hold JSON text: a stored value can never alias a live object.
@@ -59,6 +59,9 @@ class Storage:
         self._pending: dict[str, str | None] = {}
         self.syncs = 0
         self.on_sync: Any = None
+        #: Where the durable contents live, for error messages about them (the runtime
+        #: sets the file's path; the simulator names the node).
+        self.origin = "storage"
 
     def __getitem__(self, key: str) -> Any:
         value = self.get(key, _MISSING)

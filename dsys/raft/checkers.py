@@ -85,36 +85,49 @@ def check_election_safety(trace: Trace, *, component: str | None = None) -> Repo
 
 def check_log_matching(trace: Trace, *, component: str | None = None) -> Report:
     """If two logs hold an entry with the same index and term, they agree on the terms
-    of all entries up to it (§5.3). Judged on every elected leader's log (its ``terms``)
-    and on the entries applied (which form each server's committed prefix)."""
-    logs: list[tuple[float, str, list[int]]] = []  # (when, whose, terms of its entries)
-    applied: dict[tuple[str, int], list[int]] = {}  # (node, incarnation) -> applied terms
+    of all entries up to it (§5.3). Judged on every elected leader's log (its ``terms``,
+    from index ``first``: the entries before it are in its snapshot) and on the entries
+    applied (which form each server's committed prefix, from its last restored snapshot)."""
+    logs: list[tuple[float, str, int, list[int]]] = []  # (when, whose, first index, terms)
+    applied: dict[tuple[str, int], tuple[int, list[int]]] = {}  # (node, incarnation)
     incarnation: dict[str, int] = {}
     for time, node, event, data in _raft_events(trace, component):
         if event == "elected":
-            logs.append((time, node, list(data["terms"])))
-        elif event == "apply":
+            logs.append((time, node, data.get("first", 1), list(data["terms"])))
+        elif event in ("apply", "restore"):
             key = (node, incarnation.get(node, 0))
-            if key not in applied:  # one growing list per incarnation: its applied prefix
-                applied[key] = []
-                logs.append((time, f"{node} (applied)", applied[key]))
-            if data["index"] == len(applied[key]) + 1:
-                applied[key].append(data["term"])
+            if event == "restore" or key not in applied:
+                # one growing list per incarnation and snapshot: its applied prefix
+                first = data["index"] + 1 if event == "restore" else 1
+                applied[key] = (first, [])
+                logs.append((time, f"{node} (applied)", first, applied[key][1]))
+            first, terms = applied[key]
+            if event == "apply" and data["index"] == first + len(terms):
+                terms.append(data["term"])
         elif event == "restart":
             incarnation[node] = incarnation.get(node, 0) + 1
     found: list[Violation] = []
-    for i, (time_a, a, terms_a) in enumerate(logs):
-        for time_b, b, terms_b in logs[i + 1:]:
-            common = min(len(terms_a), len(terms_b))
-            last_match = max((k for k in range(common) if terms_a[k] == terms_b[k]),
-                             default=-1)
-            for k in range(last_match):
-                if terms_a[k] != terms_b[k]:
+    for i, (time_a, a, first_a, terms_a) in enumerate(logs):
+        for time_b, b, first_b, terms_b in logs[i + 1:]:
+            low = max(first_a, first_b)
+            high = min(first_a + len(terms_a), first_b + len(terms_b))  # exclusive
+
+            def term(terms: list[int], first: int, index: int) -> int:
+                return terms[index - first]
+
+            last_match = max((k for k in range(low, high)
+                              if term(terms_a, first_a, k) == term(terms_b, first_b, k)),
+                             default=None)
+            if last_match is None:
+                continue
+            for k in range(low, last_match):
+                ta, tb = term(terms_a, first_a, k), term(terms_b, first_b, k)
+                if ta != tb:
                     found.append(Violation(max(time_a, time_b), (a, b), (
                         f"the logs of {a} (t={time_a:.6f}) and {b} (t={time_b:.6f}) both "
-                        f"hold an entry of term {terms_a[last_match]} at index "
-                        f"{last_match + 1}, but differ at index {k + 1} (terms "
-                        f"{terms_a[k]} and {terms_b[k]})")))
+                        f"hold an entry of term {term(terms_a, first_a, last_match)} at "
+                        f"index {last_match}, but differ at index {k} (terms {ta} and "
+                        f"{tb})")))
                     break
     return Report("log matching", tuple(found), len(logs), "logs")
 
@@ -128,10 +141,12 @@ def check_leader_completeness(trace: Trace, *, component: str | None = None) -> 
     for time, node, event, data in _raft_events(trace, component):
         if event == "elected":
             judged += 1
-            term, terms = data["term"], data["terms"]
+            term, terms, first = data["term"], data["terms"], data.get("first", 1)
             for when, who, index, entry_term, commit_term in committed:
-                if commit_term < term and (index > len(terms)
-                                           or terms[index - 1] != entry_term):
+                if index < first:
+                    continue  # in the leader's snapshot: committed, and applied
+                if commit_term < term and (index >= first + len(terms)
+                                           or terms[index - first] != entry_term):
                     found.append(Violation(time, (node, who), (
                         f"{node} was elected leader of term {term} without the entry "
                         f"(index {index}, term {entry_term}) that {who} saw committed at "
@@ -167,13 +182,21 @@ def check_state_machine_safety(trace: Trace, *, component: str | None = None) ->
 def check_applied_monotonic(trace: Trace, *, component: str | None = None) -> Report:
     """Each server applies indices 1, 2, 3... in order: the applied index never goes
     back and skips nothing. A restart starts over from 1 (the state machine is rebuilt
-    by re-applying the log)."""
+    by re-applying the log), or from after the snapshot it restores; a snapshot installed
+    from the leader moves the applied index forward, never back."""
     last: dict[str, int] = {}
     found: list[Violation] = []
     judged = 0
     for time, node, event, data in _raft_events(trace, component):
         if event == "restart" or event == "crash":
             last.pop(node, None)
+        elif event == "restore":
+            judged += 1
+            if data["index"] < last.get(node, 0):
+                found.append(Violation(time, (node,), (
+                    f"{node} restored a snapshot of index {data['index']} after applying "
+                    f"index {last[node]} (going back)")))
+            last[node] = data["index"]
         elif event == "apply":
             judged += 1
             index, before = data["index"], last.get(node, 0)
@@ -226,14 +249,16 @@ def election_safety_invariant(view: _Running) -> None:
 
 def log_matching_invariant(view: _Running) -> None:
     """Two running servers' logs that hold an entry of the same index and term are
-    identical up to it: same terms, same commands (raises AssertionError)."""
+    identical up to it: same terms, same commands (raises AssertionError). Compared
+    where both still hold entries (after both snapshots)."""
     for name, servers in _groups(view):
         for i, (a, raft_a) in enumerate(servers):
             for b, raft_b in servers[i + 1:]:
+                low = max(raft_a.snapshot_index, raft_b.snapshot_index) + 1
                 common = min(raft_a.last_log_index, raft_b.last_log_index)
-                for index in range(common, 0, -1):
-                    if raft_a.entries[index - 1].term == raft_b.entries[index - 1].term:
-                        if raft_a.entries[:index] != raft_b.entries[:index]:
+                for index in range(common, low - 1, -1):
+                    if raft_a.term_at(index) == raft_b.term_at(index):
+                        if _entries(raft_a, low, index) != _entries(raft_b, low, index):
                             raise AssertionError(
                                 f"the logs of {a} and {b} agree on the term of index "
                                 f"{index} but differ before it (group {name!r})")
@@ -242,7 +267,8 @@ def log_matching_invariant(view: _Running) -> None:
 
 def leader_completeness_invariant(view: _Running) -> None:
     """A leader holds every entry any server knows committed, if it leads a later term
-    than that server's (the commit happened in that server's term at the latest)."""
+    than that server's (the commit happened in that server's term at the latest).
+    Compared where both still hold entries (after both snapshots)."""
     for name, servers in _groups(view):
         for leader_id, leader in servers:
             if leader.role != LEADER:
@@ -250,8 +276,10 @@ def leader_completeness_invariant(view: _Running) -> None:
             for node_id, raft in servers:
                 if leader.current_term <= raft.current_term:
                     continue
-                committed = raft.entries[:raft.commit_index]
-                if leader.entries[:raft.commit_index] != committed:
+                low = max(raft.snapshot_index, leader.snapshot_index) + 1
+                if raft.commit_index > leader.last_log_index or _entries(
+                        leader, low, raft.commit_index) != _entries(raft, low,
+                                                                    raft.commit_index):
                     raise AssertionError(
                         f"{leader_id}, leader of term {leader.current_term}, lacks entries "
                         f"{node_id} knows committed (up to index {raft.commit_index}, "
@@ -259,16 +287,19 @@ def leader_completeness_invariant(view: _Running) -> None:
 
 
 def state_machine_safety_invariant(view: _Running) -> None:
-    """Running servers have applied the same entries at the indices both applied."""
+    """Running servers have applied the same entries at the indices both applied (and
+    both still hold: after both snapshots)."""
     for name, servers in _groups(view):
         for i, (a, raft_a) in enumerate(servers):
             for b, raft_b in servers[i + 1:]:
                 both = min(raft_a.last_applied, raft_b.last_applied)
-                for index in range(1, both + 1):
-                    if raft_a.entries[index - 1] != raft_b.entries[index - 1]:
+                low = max(raft_a.snapshot_index, raft_b.snapshot_index) + 1
+                for index in range(low, both + 1):
+                    entry_a, entry_b = raft_a.entry_at(index), raft_b.entry_at(index)
+                    if entry_a != entry_b:
                         raise AssertionError(
-                            f"{a} applied {raft_a.entries[index - 1]} at index {index}, and "
-                            f"{b} applied {raft_b.entries[index - 1]} (group {name!r})")
+                            f"{a} applied {entry_a} at index {index}, and "
+                            f"{b} applied {entry_b} (group {name!r})")
 
 
 def applied_in_bounds_invariant(view: _Running) -> None:
@@ -325,7 +356,7 @@ class _NoOp:
 
 _NO_OP = _NoOp()
 
-_RAFT_NOTES = frozenset({"elected", "commit", "apply"})
+_RAFT_NOTES = frozenset({"elected", "commit", "apply", "restore"})
 
 
 def _raft_events(trace: Trace, component: str | None
@@ -339,6 +370,11 @@ def _raft_events(trace: Trace, component: str | None
                 yield e.time, e.node, str(event), e.data
         elif e.kind in ("crash", "restart"):
             yield e.time, e.node, e.kind, e.data
+
+
+def _entries(raft: Raft, low: int, high: int) -> list[Any]:
+    """The entries of ``raft`` at indexes ``low..high`` (those it still holds)."""
+    return [raft.entry_at(index) for index in range(low, high + 1)]
 
 
 def _groups(view: _Running) -> list[tuple[str, list[tuple[str, Raft]]]]:

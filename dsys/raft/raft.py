@@ -2,13 +2,14 @@
 
 D. Ongaro and J. Ousterhout, "In Search of an Understandable Consensus Algorithm
 (Extended Version)", 2014; and D. Ongaro, "Consensus: Bridging Theory and Practice"
-(PhD thesis, 2014) for pre-vote and check-quorum (§9.6, §6.2).
+(PhD thesis, 2014) for pre-vote and check-quorum (§9.6, §6.2), membership changes
+(ch. 4), leadership transfer (§3.10) and ReadIndex reads (§6.4).
 
 Rules of this file:
 
-* Every handler names the box of Figure 2 (and the section) it implements.
-* Persistent state (``current_term``, ``voted_for``, ``log``) is written to
-  ``self.storage`` as it changes and synced **before any message leaves** (the
+* Every handler names the box of Figure 2 (or 13) and the section it implements.
+* Persistent state (``current_term``, ``voted_for``, the log and the snapshot) is written
+  to ``self.storage`` as it changes and synced **before any message leaves** (the
   :meth:`Raft.send` of this component syncs first): a vote, an AppendEntries success or a
   candidate's request is never sent while what it promises could still be lost by a
   crash. Everything else is volatile and rebuilt on restart.
@@ -17,33 +18,58 @@ Rules of this file:
 * Randomness comes from ``self.rng`` only; time from ``self.now`` only.
 
 Layout: constants and the state machine interface, the component's state, the client
-interface (``start``), then the handlers in Figure 2's order (Rules for Servers,
-RequestVote, AppendEntries, the leader's side), then the persistence helpers.
+interface (``start``, ``read``, ``snapshot``, membership, transfer), then the handlers in
+Figure 2's order (Rules for Servers, RequestVote, AppendEntries, the leader's side), then
+InstallSnapshot (Figure 13), then the persistence helpers.
 
-Not built yet (see issue 12): snapshots and log compaction (§7), membership changes
-(§6), ReadIndex reads (§8).
+**The log after a snapshot.** Log indexes are absolute: ``entries`` holds the entries
+*after* ``snapshot_index``, so the entry at index ``i`` is ``entries[i - snapshot_index -
+1]``, and the term of the last entry the snapshot replaced is ``snapshot_term``
+(:meth:`Raft.term_at` knows both). Entries through ``snapshot_index`` are committed and
+applied everywhere that matters, so an AppendEntries that reaches into them is trimmed,
+and a follower whose ``next_index`` falls at or before it is sent the snapshot instead.
 
-A new leader appends a no-op entry of its term at once (§8, thesis §6.4), so the entries of
-earlier terms it holds commit as soon as a majority holds the no-op, without waiting for
-a client's command. The no-op takes a log index like any entry but is never handed to the
-state machine (nor to ``on_apply``): the state machine sees the log indexes of the real
-commands, the same on every server, with gaps where the no-ops are.
+**Entries that are not commands.** A new leader appends a no-op entry of its term at once
+(§8, thesis §6.4), so the entries of earlier terms it holds commit as soon as a majority
+holds the no-op. A membership change is a configuration entry (thesis §4.1), which takes
+effect on every server as soon as it is in its log. Neither is handed to the state
+machine: it sees the log indexes of the real commands, the same on every server, with gaps.
+
+**Membership** changes one server at a time (thesis §4.1): any two majorities of
+consecutive configurations overlap, so two leaders can never be elected in one term. A
+new server first joins as a *learner* (it receives the log, never votes, never counts),
+and is made a voter once it has caught up (§4.2.1), so adding it does not stall commits.
+A leader changes the configuration only once an entry of its own term is committed (the
+thesis's correction of the single-server algorithm) and only one change at a time.
+
+**Reads.** :meth:`Raft.read` serves a linearizable read without writing the log
+(ReadIndex, thesis §6.4): the leader notes its commit index, confirms with a round of
+heartbeats that a majority still follows it, and lets the read go once that index is
+applied. Leader leases are not built: they trade this round trip for a bound on clock
+drift, and a lease read under drift beyond the bound returns stale data (dsys.election's
+leases show it).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Final, Literal, Protocol
 
+import attrs
+
 from dsys.core import codec
 from dsys.core.node import Component
-from dsys.errors import CodecError, ConfigError, UsageError
+from dsys.errors import CodecError, ConfigError, StorageError, UsageError
 from dsys.raft.messages import (
     AppendEntries,
     AppendEntriesReply,
     Entry,
+    InstallSnapshot,
+    InstallSnapshotReply,
     RequestVote,
     RequestVoteReply,
+    TimeoutNow,
 )
 
 # ----- roles -----------------------------------------------------------------------------
@@ -59,23 +85,67 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (CANDIDATE, CANDIDATE): "election timeout: a new election",
     (CANDIDATE, LEADER): "votes from a majority",
     (CANDIDATE, FOLLOWER): "discovers the current leader or a higher term",
-    (LEADER, FOLLOWER): "discovers a higher term (or loses its quorum: check-quorum)",
+    (LEADER, FOLLOWER): ("discovers a higher term, loses its quorum (check-quorum), or "
+                         "is removed from the group"),
 }
 
 
 class StateMachine(Protocol):
-    """What Raft applies committed commands to: a service implements ``apply``."""
+    """What Raft applies committed commands to: a service implements ``apply``.
+
+    A service that takes snapshots (:meth:`Raft.snapshot`) also implements
+    ``restore(index, data)``: Raft calls it when a snapshot replaces the service's state
+    (one sent by the leader, or this server's own at restart), with the index the
+    snapshot covers and the data the service handed in.
+    """
 
     def apply(self, index: int, command: Any) -> Any:
         """Apply the committed ``command`` at log ``index`` (called once per command, in
-        increasing index order; the indexes of the leaders' no-op entries are skipped)
-        and return its result (handed to ``on_apply``)."""
+        increasing index order; the indexes of Raft's own entries are skipped) and
+        return its result (handed to ``on_apply``)."""
         ...
 
 
 #: ``on_apply(index, command, result)``: called after each command is applied (not for
 #: the no-op entries).
 ApplyCallback = Callable[[int, Any, Any], None]
+
+#: ``callback(ok)`` of :meth:`Raft.read`.
+ReadCallback = Callable[[bool], None]
+
+
+@attrs.frozen
+class Configuration:
+    """The servers of a group: ``voters`` elect and commit, ``learners`` only receive
+    the log (thesis §4.2.1). Both sorted."""
+
+    voters: tuple[str, ...]
+    learners: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, value: Any) -> Configuration:
+        """From the stored form ``{"voters": [...], "learners": [...]}``."""
+        return cls(tuple(sorted(value["voters"])), tuple(sorted(value.get("learners", ()))))
+
+    def stored(self) -> dict[str, list[str]]:
+        """The stored (and wire) form."""
+        return {"voters": list(self.voters), "learners": list(self.learners)}
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        """Voters and learners, sorted."""
+        return tuple(sorted((*self.voters, *self.learners)))
+
+
+@attrs.define
+class PendingRead:
+    """A read waiting for its ReadIndex (thesis §6.4): confirmed once a majority answered
+    a heartbeat round numbered ``seq`` or later, served once ``index`` is applied."""
+
+    seq: int
+    index: int | None  # None until the leader has committed an entry of its term
+    callback: ReadCallback
+    confirmed: bool = False
 
 
 class Raft(Component):
@@ -84,7 +154,9 @@ class Raft(Component):
     Args:
         state_machine: what committed commands are applied to (see :class:`StateMachine`).
         on_apply: called with ``(index, command, result)`` after each apply.
-        members: the ids of the Raft group (default: this node and all its peers).
+        members: the voters of the group at its creation (default: this node and all its
+            peers when it first starts). A server that joins a running group later
+            starts with ``members=()`` and learns the group from the leader.
         election_timeout: (low, high) seconds; each timeout is drawn uniformly from it.
         heartbeat: seconds between a leader's AppendEntries rounds (keep it well below
             the low election timeout).
@@ -94,6 +166,8 @@ class Raft(Component):
             timeout steps down, and a server that heard from a leader within the low
             election timeout ignores RequestVotes of higher terms (thesis §6.2, §4.2.3).
         max_entries: the most entries one AppendEntries carries.
+        snapshot_chunk: the most characters of a snapshot's JSON text one
+            InstallSnapshot carries.
 
     Example:
         >>> from dsys import Node, Simulation
@@ -113,7 +187,8 @@ class Raft(Component):
     """
 
     messages: ClassVar[tuple[type, ...]] = (
-        RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply)
+        RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply,
+        InstallSnapshot, InstallSnapshotReply, TimeoutNow)
     default_name = "raft"
 
     def __init__(self, state_machine: StateMachine | None = None, *,
@@ -121,7 +196,7 @@ class Raft(Component):
                  members: Iterable[str] | None = None,
                  election_timeout: tuple[float, float] = (0.15, 0.3),
                  heartbeat: float = 0.05, pre_vote: bool = True, check_quorum: bool = True,
-                 max_entries: int = 64) -> None:
+                 max_entries: int = 64, snapshot_chunk: int = 4096) -> None:
         low, high = election_timeout
         if not 0 < low <= high:
             raise ConfigError(f"election_timeout must be (low, high) with 0 < low <= high, "
@@ -131,6 +206,8 @@ class Raft(Component):
                               f"election timeout ({low}), or followers time out needlessly")
         if max_entries < 1:
             raise ConfigError(f"max_entries must be >= 1, got {max_entries}")
+        if snapshot_chunk < 1:
+            raise ConfigError(f"snapshot_chunk must be >= 1, got {snapshot_chunk}")
         self.state_machine = state_machine
         self.on_apply = on_apply
         self._members = tuple(sorted(members)) if members is not None else None
@@ -139,49 +216,83 @@ class Raft(Component):
         self.pre_vote = pre_vote
         self.check_quorum = check_quorum
         self.max_entries = max_entries
+        self.snapshot_chunk = snapshot_chunk
 
     # ----- state (Figure 2, "State") ----------------------------------------------------
 
     def on_start(self) -> None:
         """Start, or restart after a crash: reload the persistent state (Figure 2:
-        "updated on stable storage before responding to RPCs"); the rest starts fresh."""
+        "updated on stable storage before responding to RPCs"); the rest starts fresh.
+        Stored state that does not hold together stops the server
+        (:class:`~dsys.errors.StorageError`): starting with less than it promised would
+        break Raft's safety."""
         # Persistent state on all servers.
         # One key for the two, so that a crash can never keep one write without the other.
-        saved = self.storage.get(self._key("state"), {"current_term": 0, "voted_for": None})
-        self.current_term: int = saved["current_term"]
-        self.voted_for: str | None = saved["voted_for"]
-        length = self.storage.get(self._key("log/length"), 0)
-        # Figure 2's log[] (``log`` is every component's logging method): entries[i - 1] is
-        # the entry at index i, indices counting from 1.
-        self.entries: list[Entry] = []
-        for index in range(1, length + 1):
-            term, command, *noop = self.storage[self._key(f"log/{index}")]
-            self.entries.append(Entry(term, command, noop=bool(noop)))
+        saved = self.load("state", {"current_term": 0, "voted_for": None}, dict)
+        self.current_term: int = self.field(saved, "state", "current_term", int)
+        self.voted_for: str | None = self.field(saved, "state", "voted_for", (str, type(None)))
+        self.initial = Configuration(tuple(sorted(self.load("members", None, list)
+                                                  or self.first_members())))
+        # The snapshot (§7): everything through snapshot_index, as the service's data.
+        snap = self.load("snapshot", None, dict)
+        self.snapshot_index = self.field(snap, "snapshot", "index", int) if snap else 0
+        self.snapshot_term = self.field(snap, "snapshot", "term", int) if snap else 0
+        self.snapshot_data: Any = snap.get("data") if snap else None
+        self.snapshot_config = (Configuration.of(self.field(snap, "snapshot", "config", dict))
+                                if snap else self.initial)
+        # Figure 2's log[] (``log`` is every component's logging method): entries after
+        # the snapshot, entries[i - snapshot_index - 1] being the entry at index i.
+        self.entries: list[Entry] = self.load_log()
+        self.log_size = sum(len(codec.json_text(stored(e))) for e in self.entries)
+        self.config, self.config_index = self.latest_config()
         # Volatile state on all servers.
-        self.commit_index = 0
-        self.last_applied = 0
+        self.commit_index = self.snapshot_index
+        self.last_applied = self.snapshot_index
         self.role: Role = FOLLOWER
         self.leader: str | None = None  # the leader this server knows of, for clients
         self.votes: set[str] = set()  # who voted for us in this election
         self.pre_votes: set[str] | None = None  # during a pre-vote: who said yes
         self.leader_seen = -float("inf")  # when we last heard from a current leader
+        self.receiving: tuple[int, int, list[str], int] | None = None  # snapshot chunks
         # Volatile state on leaders (reinitialized after election).
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
         self.heard: set[str] = set()  # peers that answered since the last quorum check
+        self.snapshot_offset: dict[str, int] = {}  # per follower: the chunk it wants next
+        self.promoting: set[str] = set()  # learners to make voters once caught up
+        self.transfer_to: str | None = None  # leadership transfer in progress (§3.10)
+        self.read_seq = 0  # the latest heartbeat round for reads (§6.4)
+        self.acked_seq: dict[str, int] = {}
+        self.reads: list[PendingRead] = []
+        self.snapshot_text: str | None = None  # the snapshot's JSON text, once needed
+        if snap:
+            self.restore_state_machine()
         self.reset_election_timer()
+        self.persist()
+
+    def first_members(self) -> list[str]:
+        """The voters of a group being created: ``members`` or this node and its peers,
+        stored at the first start so a restart (with more peers) keeps them."""
+        first = list(self._members) if self._members is not None else sorted(
+            (self.id, *self.peers))
+        self.storage[self._key("members")] = first
+        return first
 
     @property
     def members(self) -> tuple[str, ...]:
-        """The servers of the group, sorted (this one included)."""
-        if self._members is not None:
-            return self._members
-        return tuple(sorted((self.id, *self.peers)))
+        """The voters of the group, sorted (this one included, unless it was removed or
+        has not joined yet)."""
+        return self.config.voters
+
+    @property
+    def learners(self) -> tuple[str, ...]:
+        """The non-voting members, catching up or kept as read replicas."""
+        return self.config.learners
 
     @property
     def others(self) -> tuple[str, ...]:
-        """The other servers of the group, sorted."""
-        return tuple(m for m in self.members if m != self.id)
+        """The other servers of the group (voters and learners), sorted."""
+        return tuple(m for m in self.config.servers if m != self.id)
 
     @property
     def term(self) -> int:
@@ -195,43 +306,146 @@ class Raft(Component):
 
     @property
     def last_log_index(self) -> int:
-        """The index of the last entry of the log (0 when it is empty)."""
-        return len(self.entries)
+        """The index of the last entry of the log (0 when it is empty; the snapshot's
+        index when the snapshot replaced every entry)."""
+        return self.snapshot_index + len(self.entries)
 
     def term_at(self, index: int) -> int:
-        """The term of the entry at ``index`` (0 for index 0, before the first entry)."""
-        return self.entries[index - 1].term if index > 0 else 0
+        """The term of the entry at ``index`` (0 for index 0, before the first entry;
+        the snapshot's term at its index). Indexes inside the snapshot are gone."""
+        if index <= self.snapshot_index:
+            if index == self.snapshot_index:
+                return self.snapshot_term
+            raise IndexError(f"index {index} is inside the snapshot (through "
+                             f"{self.snapshot_index})")
+        return self.entries[index - self.snapshot_index - 1].term
+
+    def entry_at(self, index: int) -> Entry | None:
+        """The entry at ``index``, or None if the snapshot replaced it."""
+        if index <= self.snapshot_index:
+            return None
+        return self.entries[index - self.snapshot_index - 1]
+
+    def log_bytes(self) -> int:
+        """The size of the log kept after the snapshot, in characters of stored JSON:
+        what a service compares with its ``max_raft_state`` to decide to snapshot."""
+        return self.log_size
 
     # ----- the client interface ---------------------------------------------------------
 
     def start(self, command: Any) -> tuple[int, int] | None:
         """Propose ``command``: returns ``(index, term)`` where it will be committed if
-        this leader stays in power, or None if this server is not the leader.
+        this leader stays in power, or None if this server is not the leader (or is
+        handing its leadership over).
 
         The command must cross the wire (a JSON value); anything else raises
         :class:`~dsys.errors.UsageError` here, not in the leader's handlers later. It is
         stored as it will arrive elsewhere (a tuple becomes a list), so every server
         applies the same value.
         """
-        try:
-            codec.json_text(command)  # plain JSON only: no sets (their order varies), no NaN
-            wire = codec.decode(codec.loads(codec.dumps(codec.encode(Entry(0, command)))))
-        except (CodecError, TypeError, ValueError) as exc:
-            raise UsageError(f"Raft.start: the command {command!r} cannot be replicated, "
-                             f"because it does not encode as JSON ({exc}); use ints, "
-                             "strings, lists and dicts") from None
-        if self.role != LEADER:
+        wire = self.wire_form(command, "Raft.start: the command")
+        if self.role != LEADER or self.transfer_to is not None:
             return None
         # Rules for Servers, Leaders: "append entry to local log, respond after entry
         # applied to state machine". Synced before anyone counts it (see send).
-        self.append(Entry(self.current_term, wire.command))
-        self.persist()
-        self.match_index[self.id] = self.last_log_index
+        self.leader_append(Entry(self.current_term, wire))
         self.note("start", index=self.last_log_index, term=self.current_term)
+        return self.last_log_index, self.current_term
+
+    def read(self, callback: ReadCallback) -> None:
+        """Ask for a linearizable read (ReadIndex, thesis §6.4): ``callback(True)`` once
+        the state machine holds every command committed before this call, so the
+        service may answer from its state; ``callback(False)`` if this server is not, or
+        stops being, the leader (the client should ask another server).
+
+        No log entry is written: the leader confirms with one round of heartbeats that
+        a majority still follows it (so no newer leader can have committed anything).
+        """
+        if self.role != LEADER:
+            callback(False)
+            return
+        self.read_seq += 1
+        index = self.commit_index if self.committed_in_term() else None
+        self.reads.append(PendingRead(self.read_seq, index, callback))
         for peer in self.others:
             self.send_append_entries(peer)
-        self.advance_commit_index()  # a group of one commits at once
-        return self.last_log_index, self.current_term
+        self.serve_reads()
+
+    def snapshot(self, index: int, data: Any) -> None:
+        """The service's snapshot (§7): its state after applying every command through
+        log ``index`` is ``data`` (a JSON value). Raft keeps it in storage, discards the
+        log through ``index``, and sends it to followers that need entries it no longer
+        has. An index at or before the current snapshot's is ignored; one beyond the
+        last applied entry is a :class:`~dsys.errors.UsageError`. May be called from
+        inside ``StateMachine.apply``.
+        """
+        self.wire_form(data, "Raft.snapshot: the data")
+        if index <= self.snapshot_index:
+            return
+        if index > self.last_applied:
+            raise UsageError(f"Raft.snapshot: index {index} has not been applied yet (last "
+                             f"applied: {self.last_applied}); snapshot only what the state "
+                             "machine holds")
+        config = self.snapshot_config
+        for i in range(index, self.snapshot_index, -1):
+            entry = self.entry_at(i)
+            if entry is not None and entry.config:
+                config = Configuration.of(entry.command)
+                break
+        keep = self.entries[index - self.snapshot_index:]
+        self.replace_prefix(index, self.term_at(index), data, config, keep)
+        self.note("snapshot", index=index, term=self.snapshot_term)
+
+    def add_server(self, server: str, *, voter: bool = True) -> bool:
+        """Add ``server`` to the group (thesis §4.1): as a learner first, made a voter
+        once it has caught up with the leader's log (unless ``voter`` is False). Returns
+        False if this server is not the leader, or a change is still in progress (one
+        change at a time), or no entry of this leader's term is committed yet: retry.
+        The new server must run a Raft with ``members=()``."""
+        if not self.may_change_config():
+            return False
+        if server in self.config.voters or (server in self.config.learners and not voter):
+            return True
+        if voter:
+            self.promoting.add(server)
+        if server not in self.config.learners:
+            self.change_config(Configuration(self.config.voters,
+                                             (*self.config.learners, server)))
+        self.maybe_promote(server)
+        return True
+
+    def remove_server(self, server: str) -> bool:
+        """Remove ``server`` from the group (thesis §4.1); a leader that removes itself
+        keeps leading until the change commits, then steps down (§4.2.2). Returns False
+        when a change may not be made now (see :meth:`add_server`)."""
+        if not self.may_change_config():
+            return False
+        self.promoting.discard(server)
+        if server not in self.config.servers:
+            return True
+        self.change_config(Configuration(
+            tuple(v for v in self.config.voters if v != server),
+            tuple(v for v in self.config.learners if v != server)))
+        return True
+
+    def transfer_leadership(self, to: str | None = None) -> bool:
+        """Hand leadership to ``to`` (default: the most up-to-date voter), thesis §3.10:
+        stop accepting commands, bring its log up to date, then tell it to start an
+        election at once (:class:`TimeoutNow`). Abandoned if it has not happened within
+        an election timeout. Returns False if this server is not the leader or ``to``
+        is not another voter."""
+        if self.role != LEADER:
+            return False
+        voters = [v for v in self.config.voters if v != self.id]
+        if to is None and voters:
+            to = max(voters, key=lambda v: (self.match_index.get(v, 0), v))
+        if to not in voters:
+            return False
+        self.transfer_to = to
+        self.set_timer("transfer", self.election_timeout[1])
+        self.note("transfer", to=to, term=self.current_term)
+        self.maybe_transfer()
+        return True
 
     # ----- Rules for Servers: timers ----------------------------------------------------
 
@@ -249,14 +463,20 @@ class Raft(Component):
             self.set_timer("heartbeat", self.heartbeat)
         elif name == "quorum" and self.role == LEADER:
             self.on_quorum_check()
+        elif name == "transfer" and self.transfer_to is not None:
+            self.note("transfer abandoned", to=self.transfer_to, term=self.current_term)
+            self.transfer_to = None
 
     def on_election_timeout(self) -> None:
         """Followers (§5.2): "if election timeout elapses without receiving
         AppendEntries from current leader or granting vote to candidate: convert to
-        candidate". Candidates: "if election timeout elapses: start new election"."""
+        candidate". Candidates: "if election timeout elapses: start new election".
+        Learners and servers outside the group never campaign."""
         if self.role == LEADER:
             return
         self.reset_election_timer()
+        if self.id not in self.config.voters:
+            return
         if self.pre_vote:
             self.start_pre_vote()
         else:
@@ -271,10 +491,11 @@ class Raft(Component):
             return
         request = RequestVote(self.current_term + 1, self.id, self.last_log_index,
                               self.term_at(self.last_log_index), pre_vote=True)
-        for peer in self.others:
-            self.send(peer, request)
+        for peer in self.config.voters:
+            if peer != self.id:
+                self.send(peer, request)
 
-    def start_election(self) -> None:
+    def start_election(self, *, transfer: bool = False) -> None:
         """Candidates (§5.2), on conversion to candidate: increment currentTerm, vote for
         self, reset election timer, send RequestVote RPCs to all other servers."""
         self.pre_votes = None
@@ -287,15 +508,17 @@ class Raft(Component):
             self.become_leader()
             return
         request = RequestVote(self.current_term, self.id, self.last_log_index,
-                              self.term_at(self.last_log_index))
-        for peer in self.others:
-            self.send(peer, request)  # sends sync the term and our own vote first
+                              self.term_at(self.last_log_index), transfer=transfer)
+        for peer in self.config.voters:
+            if peer != self.id:
+                self.send(peer, request)  # sends sync the term and our own vote first
 
     # ----- the RPCs ---------------------------------------------------------------------
 
     def on_message(self, src: str, msg: Any) -> None:
-        if src in self.members:
-            self.handle(src, msg)
+        # Messages from servers outside our configuration are handled too (thesis §4.1):
+        # a server being added learns of the group from the leader's AppendEntries.
+        self.handle(src, msg)
         self.persist()  # a handler that changed state and sent nothing still ends durable
 
     def handle(self, src: str, msg: Any) -> None:
@@ -311,6 +534,12 @@ class Raft(Component):
                 self.on_append_entries(src, msg)
             case AppendEntriesReply():
                 self.on_append_entries_reply(src, msg)
+            case InstallSnapshot():
+                self.on_install_snapshot(src, msg)
+            case InstallSnapshotReply():
+                self.on_install_snapshot_reply(src, msg)
+            case TimeoutNow():
+                self.on_timeout_now(src, msg)
 
     def on_pre_vote(self, src: str, msg: RequestVote) -> None:
         """PreVote (thesis §9.6): yes if the term is newer, the candidate's log is at
@@ -323,7 +552,8 @@ class Raft(Component):
 
     def on_request_vote(self, src: str, msg: RequestVote) -> None:
         """RequestVote RPC, receiver implementation (Figure 2, §5.2, §5.4.1)."""
-        if msg.term > self.current_term and self.check_quorum and self.in_lease():
+        if (msg.term > self.current_term and self.check_quorum and self.in_lease()
+                and not msg.transfer):
             return  # thesis §4.2.3: a current leader exists; do not let this one disrupt it
         if msg.term > self.current_term:
             self.step_down(msg.term)  # Rules for All Servers
@@ -357,33 +587,50 @@ class Raft(Component):
             if self.has_majority(self.votes):
                 self.become_leader()
 
+    def follow(self, leader: str, term: int) -> None:
+        """What AppendEntries and InstallSnapshot of a current leader both do: adopt its
+        term (Rules for All Servers), become its follower (Candidates: "AppendEntries
+        from new leader"), and reset the election timer."""
+        if term > self.current_term:
+            self.step_down(term)
+        elif self.role != FOLLOWER:
+            self.become(FOLLOWER)
+        self.pre_votes = None
+        self.leader = leader
+        self.leader_seen = self.now
+        self.reset_election_timer()
+
     def on_append_entries(self, src: str, msg: AppendEntries) -> None:
         """AppendEntries RPC, receiver implementation (Figure 2, §5.3), with the
         accelerated backtracking of the extended paper's end of §5.3."""
         # 1. Reply false if term < currentTerm (§5.1).
         if msg.term < self.current_term:
-            self.send(src, AppendEntriesReply(self.current_term, False))
+            self.send(src, AppendEntriesReply(self.current_term, False, seq=msg.seq))
             return
-        if msg.term > self.current_term:
-            self.step_down(msg.term)
-        elif self.role != FOLLOWER:
-            self.become(FOLLOWER)  # Candidates: "AppendEntries from new leader"
-        self.pre_votes = None
-        self.leader = msg.leader
-        self.leader_seen = self.now
-        self.reset_election_timer()
+        self.follow(msg.leader, msg.term)
+        prev, prev_term, entries = msg.prev_log_index, msg.prev_log_term, msg.entries
+        if prev < self.snapshot_index:
+            # The entries through our snapshot are committed: the leader holds the same
+            # ones (§5.4.3). Keep only what follows the snapshot.
+            skip = min(self.snapshot_index - prev, len(entries))
+            prev, prev_term, entries = self.snapshot_index, self.snapshot_term, entries[skip:]
+            if msg.prev_log_index + len(msg.entries) < self.snapshot_index:
+                self.send(src, AppendEntriesReply(self.current_term, True, seq=msg.seq,
+                                                  match_index=self.snapshot_index))
+                return
         # 2. Reply false if log doesn't contain an entry at prevLogIndex whose term
         #    matches prevLogTerm (§5.3); say where our log's term at that index starts.
-        if msg.prev_log_index > self.last_log_index:
-            self.send(src, AppendEntriesReply(self.current_term, False,
+        if prev > self.last_log_index:
+            self.send(src, AppendEntriesReply(self.current_term, False, seq=msg.seq,
                                               conflict_index=self.last_log_index + 1))
             return
-        if self.term_at(msg.prev_log_index) != msg.prev_log_term:
-            conflict_term = self.term_at(msg.prev_log_index)
-            first = msg.prev_log_index
-            while first > 1 and self.term_at(first - 1) == conflict_term:
+        if self.term_at(prev) != prev_term:
+            conflict_term = self.term_at(prev)
+            first = prev
+            while first > self.snapshot_index + 1 and self.term_at(first - 1) == conflict_term:
                 first -= 1
-            self.send(src, AppendEntriesReply(self.current_term, False, conflict_index=first,
+            self.send(src, AppendEntriesReply(self.current_term, False, seq=msg.seq,
+                                              conflict_index=first,
                                               conflict_term=conflict_term))
             return
         # 3. If an existing entry conflicts with a new one (same index but different
@@ -391,20 +638,21 @@ class Raft(Component):
         # 4. Append any new entries not already in the log. (An entry we have already is
         #    kept: truncating on a late, shorter AppendEntries could drop entries we have
         #    acknowledged.)
-        index = msg.prev_log_index
-        for entry in msg.entries:
+        index = prev
+        for entry in entries:
             index += 1
             if index <= self.last_log_index and self.term_at(index) == entry.term:
                 continue
             if index <= self.last_log_index:
                 self.truncate(index - 1)
             self.append(entry)
-        match_index = msg.prev_log_index + len(msg.entries)
+        match_index = prev + len(entries)
         # 5. If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
         #    last new entry).
         if msg.leader_commit > self.commit_index:
             self.commit(min(msg.leader_commit, match_index))
-        self.send(src, AppendEntriesReply(self.current_term, True, match_index=match_index))
+        self.send(src, AppendEntriesReply(self.current_term, True, seq=msg.seq,
+                                          match_index=match_index))
 
     def on_append_entries_reply(self, src: str, msg: AppendEntriesReply) -> None:
         """Leaders (§5.3): "if successful: update nextIndex and matchIndex for follower;
@@ -413,16 +661,22 @@ class Raft(Component):
         if msg.term > self.current_term:
             self.step_down(msg.term)
             return
-        if self.role != LEADER or msg.term < self.current_term:
-            return  # a reply to an earlier term's request
+        if self.role != LEADER or msg.term < self.current_term or src not in self.next_index:
+            return  # a reply to an earlier term's request, or from a removed server
         self.heard.add(src)
+        # A success or a log mismatch (not a stale term): src follows us (§6.4).
+        if (msg.success or msg.conflict_index) and msg.seq > self.acked_seq.get(src, 0):
+            self.acked_seq[src] = msg.seq
+            self.serve_reads()
         if msg.success:
             # max(): a late or duplicated reply never moves matchIndex back.
             if msg.match_index > self.match_index[src]:
                 self.match_index[src] = msg.match_index
                 self.advance_commit_index()
             self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
-            if self.next_index[src] <= self.last_log_index:
+            self.maybe_promote(src)
+            self.maybe_transfer()
+            if self.role == LEADER and self.next_index[src] <= self.last_log_index:
                 self.send_append_entries(src)  # more to send: keep the follower coming
             return
         if msg.conflict_term and self.last_index_of(msg.conflict_term):
@@ -434,6 +688,14 @@ class Raft(Component):
                                    self.last_log_index + 1)
         self.send_append_entries(src)
 
+    def on_timeout_now(self, src: str, msg: TimeoutNow) -> None:
+        """Leadership transfer (thesis §3.10), at the target: the leader of our term asks
+        us to start an election now; its voters will not hold their lease against us."""
+        if msg.term == self.current_term and self.id in self.config.voters \
+                and self.role == FOLLOWER:
+            self.note("timeout now", term=self.current_term, leader=src)
+            self.start_election(transfer=True)
+
     # ----- the leader's side ------------------------------------------------------------
 
     def become_leader(self) -> None:
@@ -444,30 +706,56 @@ class Raft(Component):
         self.become(LEADER)
         self.leader = self.id
         self.pre_votes = None
-        self.next_index = {peer: self.last_log_index + 1 for peer in self.others}
-        self.match_index = {peer: 0 for peer in self.others}
-        self.match_index[self.id] = self.last_log_index
+        self.next_index, self.match_index = {}, {self.id: self.last_log_index}
+        self.track_followers()
         self.heard = set()
+        self.snapshot_offset = {}
+        self.acked_seq = {}
+        self.transfer_to = None
         self.cancel_timer("election")
         self.note("elected", term=self.current_term,
-                  terms=[entry.term for entry in self.entries])
-        self.append(Entry.no_op(self.current_term))  # synced before it is sent (see send)
-        self.persist()
-        self.match_index[self.id] = self.last_log_index
-        for peer in self.others:
-            self.send_append_entries(peer)
+                  terms=[entry.term for entry in self.entries],
+                  first=self.snapshot_index + 1)
         self.set_timer("heartbeat", self.heartbeat)
         if self.check_quorum:
             self.set_timer("quorum", self.election_timeout[1])
-        self.advance_commit_index()  # a group of one commits at once
+        self.leader_append(Entry.no_op(self.current_term))
+
+    def track_followers(self) -> None:
+        """nextIndex and matchIndex for every other server of the configuration (new
+        ones start at the end of our log; removed ones are forgotten)."""
+        for peer in self.others:
+            self.next_index.setdefault(peer, self.last_log_index + 1)
+            self.match_index.setdefault(peer, 0)
+        for gone in set(self.next_index) - set(self.others):
+            del self.next_index[gone]
+            self.match_index.pop(gone, None)
+            self.snapshot_offset.pop(gone, None)
+
+    def leader_append(self, entry: Entry) -> None:
+        """Append a new entry at the leader, sync it, send it to every follower, and
+        commit it at once if this server alone is a majority."""
+        self.append(entry)
+        self.persist()
+        self.match_index[self.id] = self.last_log_index
+        if entry.config:
+            self.track_followers()
+        for peer in self.others:
+            self.send_append_entries(peer)
+        self.advance_commit_index()
 
     def send_append_entries(self, peer: str) -> None:
         """"If last log index >= nextIndex for a follower: send AppendEntries RPC with log
-        entries starting at nextIndex" (at most ``max_entries``); else a heartbeat."""
+        entries starting at nextIndex" (at most ``max_entries``); else a heartbeat. A
+        follower that needs entries the snapshot replaced gets the snapshot (§7)."""
+        if self.next_index[peer] <= self.snapshot_index:
+            self.send_snapshot(peer)
+            return
         prev = self.next_index[peer] - 1
-        entries = tuple(self.entries[prev:prev + self.max_entries])
+        start = prev - self.snapshot_index
+        entries = tuple(self.entries[start:start + self.max_entries])
         self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev),
-                                      entries, self.commit_index))
+                                      entries, self.commit_index, seq=self.read_seq))
 
     def advance_commit_index(self) -> None:
         """Leaders (§5.3, §5.4.2): "if there exists an N such that N > commitIndex, a
@@ -486,13 +774,80 @@ class Raft(Component):
         claiming leadership (and a one-way partition cannot keep a dead leader alive)."""
         if not self.has_majority({self.id} | self.heard):
             self.note("step down", term=self.current_term, reason="lost quorum")
-            self.become(FOLLOWER)
-            self.leader = None
-            self.cancel_timer("heartbeat")
-            self.reset_election_timer()
+            self.resign()
             return
         self.heard = set()
         self.set_timer("quorum", self.election_timeout[1])
+
+    def resign(self) -> None:
+        """Stop leading without a new term (lost quorum, or removed from the group)."""
+        self.become(FOLLOWER)
+        self.leader = None
+        self.leader_seen = -float("inf")
+        self.end_leadership()
+        self.reset_election_timer()
+
+    def end_leadership(self) -> None:
+        """Volatile leader state that must not outlive the leadership: timers, a transfer,
+        pending reads (they fail: the client asks the next leader)."""
+        self.cancel_timer("heartbeat")
+        self.cancel_timer("quorum")
+        self.cancel_timer("transfer")
+        self.transfer_to = None
+        self.promoting = set()
+        reads, self.reads = self.reads, []
+        for read in reads:
+            read.callback(False)
+
+    # ----- membership, transfer and reads, the leader's side ------------------------------
+
+    def committed_in_term(self) -> bool:
+        """True once an entry of this leader's term is committed (its no-op, first)."""
+        return self.commit_index > self.snapshot_index and \
+            self.term_at(self.commit_index) == self.current_term
+
+    def may_change_config(self) -> bool:
+        """A leader changes the configuration only once an entry of its term is
+        committed and the previous change is committed (thesis §4.1)."""
+        return (self.role == LEADER and self.transfer_to is None
+                and self.committed_in_term() and self.config_index <= self.commit_index)
+
+    def change_config(self, config: Configuration) -> None:
+        """Append a configuration entry: it takes effect at once, here and on each
+        follower as it receives it (thesis §4.1)."""
+        self.note("config", voters=list(config.voters), learners=list(config.learners),
+                  index=self.last_log_index + 1, term=self.current_term)
+        self.leader_append(Entry.configuration(self.current_term, config.voters,
+                                               config.learners))
+
+    def maybe_promote(self, server: str) -> None:
+        """Make a caught-up learner a voter (thesis §4.2.1): once it holds everything
+        committed, and no other change is in progress."""
+        if (server in self.promoting and server in self.config.learners
+                and self.match_index.get(server, 0) >= self.commit_index
+                and self.may_change_config()):
+            self.promoting.discard(server)
+            self.change_config(Configuration(
+                (*self.config.voters, server),
+                tuple(v for v in self.config.learners if v != server)))
+
+    def maybe_transfer(self) -> None:
+        """Leadership transfer: once the target's log matches ours, TimeoutNow."""
+        target = self.transfer_to
+        if target is not None and self.match_index.get(target, 0) == self.last_log_index:
+            self.send(target, TimeoutNow(self.current_term))
+
+    def serve_reads(self) -> None:
+        """Let go the reads whose round a majority confirmed and whose index is applied."""
+        for read in self.reads:
+            if read.index is None and self.committed_in_term():
+                read.index = self.commit_index
+            if not read.confirmed:
+                read.confirmed = self.has_majority(
+                    [self.id, *(p for p, s in self.acked_seq.items() if s >= read.seq)])
+        while self.reads and self.reads[0].confirmed and self.reads[0].index is not None \
+                and self.reads[0].index <= self.last_applied:
+            self.reads.pop(0).callback(True)
 
     # ----- Rules for All Servers ----------------------------------------------------------
 
@@ -506,8 +861,7 @@ class Raft(Component):
         if was != FOLLOWER:
             self.become(FOLLOWER)
         if was == LEADER:
-            self.cancel_timer("heartbeat")
-            self.cancel_timer("quorum")
+            self.end_leadership()
             self.reset_election_timer()
 
     def commit(self, index: int) -> None:
@@ -520,8 +874,9 @@ class Raft(Component):
         self.note("commit", index=index, term=self.term_at(index), in_term=self.current_term)
         while self.last_applied < self.commit_index:
             self.last_applied += 1
-            entry = self.entries[self.last_applied - 1]
-            if entry.noop:  # a leader's no-op: nothing for the state machine
+            entry = self.entry_at(self.last_applied)
+            assert entry is not None  # the snapshot covers only applied entries
+            if entry.internal:  # a no-op or a configuration: nothing for the state machine
                 self.note("apply", index=self.last_applied, term=entry.term, command=None,
                           noop=True)
                 continue
@@ -532,6 +887,115 @@ class Raft(Component):
                       command=entry.command)
             if self.on_apply is not None:
                 self.on_apply(self.last_applied, entry.command, result)
+        if self.role == LEADER:
+            if self.id not in self.config.voters and self.config_index <= self.commit_index:
+                self.note("step down", term=self.current_term, reason="removed")
+                self.resign()  # thesis §4.2.2: the change that removed us is committed
+                return
+            for server in sorted(self.promoting):
+                self.maybe_promote(server)
+            self.serve_reads()
+
+    # ----- InstallSnapshot (Figure 13, §7) ---------------------------------------------------
+
+    def send_snapshot(self, peer: str) -> None:
+        """Leaders: send the chunk of our snapshot that ``peer`` wants next (it is sent
+        again with every heartbeat until answered: a lost chunk only delays)."""
+        if self.snapshot_text is None:
+            self.snapshot_text = codec.json_text(self.snapshot_data)
+        text = self.snapshot_text
+        offset = min(self.snapshot_offset.get(peer, 0), len(text))
+        chunk = text[offset:offset + self.snapshot_chunk]
+        self.send(peer, InstallSnapshot(
+            self.current_term, self.id, self.snapshot_index, self.snapshot_term, offset,
+            chunk, offset + len(chunk) >= len(text), self.snapshot_config.voters,
+            self.snapshot_config.learners))
+
+    def on_install_snapshot(self, src: str, msg: InstallSnapshot) -> None:
+        """InstallSnapshot RPC, receiver implementation (Figure 13)."""
+        # 1. Reply immediately if term < currentTerm.
+        if msg.term < self.current_term:
+            self.send(src, InstallSnapshotReply(self.current_term, msg.last_included_index))
+            return
+        self.follow(msg.leader, msg.term)
+        reply = InstallSnapshotReply(self.current_term, msg.last_included_index, done=True)
+        if msg.last_included_index <= self.commit_index:
+            self.receiving = None
+            self.send(src, reply)  # our committed log already covers it
+            return
+        # 2. Create new snapshot file if first chunk (offset is 0).
+        # 3. Write data into snapshot file at given offset. (Chunks are kept in memory:
+        #    a crash loses a partial snapshot, and the leader sends it again.)
+        key = (msg.last_included_index, msg.last_included_term)
+        if msg.offset == 0:
+            self.receiving = (*key, [], 0)
+        if self.receiving is None or self.receiving[:2] != key \
+                or msg.offset != self.receiving[3]:
+            have = self.receiving[3] if self.receiving and self.receiving[:2] == key else 0
+            self.send(src, InstallSnapshotReply(self.current_term, msg.last_included_index,
+                                                next_offset=have))
+            return
+        index, term, chunks, size = self.receiving
+        chunks.append(msg.data)
+        self.receiving = (index, term, chunks, size + len(msg.data))
+        # 4. Reply and wait for more data chunks if done is false.
+        if not msg.done:
+            self.send(src, InstallSnapshotReply(self.current_term, index,
+                                                next_offset=size + len(msg.data)))
+            return
+        self.receiving = None
+        try:
+            data = json.loads("".join(chunks))
+        except ValueError:
+            self.log(f"the snapshot of index {index} from {src} is not JSON; asking again")
+            self.send(src, InstallSnapshotReply(self.current_term, index))
+            return
+        # 5. Save snapshot file, discard any existing or partial snapshot with a smaller
+        #    index.
+        # 6. If existing log entry has same index and term as snapshot's last included
+        #    entry, retain log entries following it and reply.
+        # 7. Discard the entire log.
+        keep: list[Entry] = []
+        if index <= self.last_log_index and self.term_at(index) == term:
+            keep = self.entries[index - self.snapshot_index:]
+        self.replace_prefix(index, term, data, Configuration(msg.voters, msg.learners), keep)
+        # 8. Reset state machine using snapshot contents.
+        self.commit_index = max(self.commit_index, index)
+        self.last_applied = index
+        self.restore_state_machine()
+        self.send(src, reply)
+
+    def on_install_snapshot_reply(self, src: str, msg: InstallSnapshotReply) -> None:
+        """Leaders: a follower installed the snapshot (on to AppendEntries after it), or
+        wants the chunk at ``next_offset``."""
+        if msg.term > self.current_term:
+            self.step_down(msg.term)
+            return
+        if self.role != LEADER or msg.term < self.current_term or src not in self.next_index:
+            return
+        self.heard.add(src)
+        if msg.done:
+            self.snapshot_offset.pop(src, None)
+            if msg.last_included_index > self.match_index[src]:
+                self.match_index[src] = msg.last_included_index
+                self.advance_commit_index()
+            self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
+            self.maybe_promote(src)
+            if self.next_index[src] <= self.last_log_index:
+                self.send_append_entries(src)
+            return
+        if msg.last_included_index != self.snapshot_index:
+            return  # about an older snapshot of ours: the heartbeat sends the new one
+        if msg.next_offset != self.snapshot_offset.get(src, 0):
+            self.snapshot_offset[src] = msg.next_offset
+            self.send_snapshot(src)
+
+    def restore_state_machine(self) -> None:
+        """Hand the snapshot to the state machine (restart, or Figure 13 step 8)."""
+        self.note("restore", index=self.snapshot_index, term=self.snapshot_term)
+        restore = getattr(self.state_machine, "restore", None)
+        if restore is not None:
+            restore(self.snapshot_index, self.snapshot_data)
 
     # ----- helpers ----------------------------------------------------------------------------
 
@@ -542,8 +1006,8 @@ class Raft(Component):
         self.role = role
 
     def has_majority(self, voters: Iterable[str]) -> bool:
-        """True if ``voters`` (ids; non-members ignored) are a majority of the group."""
-        members = self.members
+        """True if ``voters`` (ids; non-voters ignored) are a majority of the voters."""
+        members = self.config.voters
         return 2 * len(set(voters).intersection(members)) > len(members)
 
     def candidate_up_to_date(self, msg: RequestVote) -> bool:
@@ -559,13 +1023,22 @@ class Raft(Component):
                 or self.now - self.leader_seen < self.election_timeout[0])
 
     def last_index_of(self, term: int) -> int:
-        """The index of our last entry of ``term`` (0 if we have none)."""
-        for index in range(self.last_log_index, 0, -1):
+        """The index of our last entry of ``term`` after the snapshot (0 if none)."""
+        for index in range(self.last_log_index, self.snapshot_index, -1):
             if self.term_at(index) == term:
                 return index
             if self.term_at(index) < term:
                 break
         return 0
+
+    def latest_config(self) -> tuple[Configuration, int]:
+        """The configuration in force: the last one in the log (committed or not,
+        thesis §4.1), else the snapshot's; and the index of its entry."""
+        for index in range(self.last_log_index, self.snapshot_index, -1):
+            entry = self.entries[index - self.snapshot_index - 1]
+            if entry.config:
+                return Configuration.of(entry.command), index
+        return self.snapshot_config, self.snapshot_index
 
     def reset_election_timer(self) -> None:
         """Arm the election timer with a fresh random timeout (§5.2)."""
@@ -582,6 +1055,18 @@ class Raft(Component):
         if self.storage.dirty:
             self.storage.sync()
 
+    @staticmethod
+    def wire_form(value: Any, what: str) -> Any:
+        """``value`` as every server will see it, or a UsageError if it cannot cross
+        the wire."""
+        try:
+            codec.json_text(value)  # plain JSON only: no sets (their order varies), no NaN
+            return codec.decode(codec.loads(codec.dumps(codec.encode(Entry(0, value))))).command
+        except (CodecError, TypeError, ValueError) as exc:
+            raise UsageError(f"{what} {value!r} cannot be replicated, because it does not "
+                             f"encode as JSON ({exc}); use ints, strings, lists and "
+                             "dicts") from None
+
     # ----- persistence ---------------------------------------------------------------------
 
     def _key(self, key: str) -> str:
@@ -597,13 +1082,111 @@ class Raft(Component):
     def append(self, entry: Entry) -> None:
         """Append ``entry`` to the log: one key per entry plus the length, O(1)."""
         self.entries.append(entry)
-        # [term, command], or [term, null, true] for a no-op.
-        stored = [entry.term, None, True] if entry.noop else [entry.term, entry.command]
-        self.storage[self._key(f"log/{len(self.entries)}")] = stored
-        self.storage[self._key("log/length")] = len(self.entries)
+        value = stored(entry)
+        self.log_size += len(codec.json_text(value))
+        self.storage[self._key(f"log/{self.last_log_index}")] = value
+        self.storage[self._key("log/length")] = self.last_log_index
+        if entry.config:
+            self.config, self.config_index = Configuration.of(entry.command), \
+                self.last_log_index
 
     def truncate(self, length: int) -> None:
-        """Keep the first ``length`` entries (the keys past the length are dead; they are
-        overwritten by later appends)."""
-        del self.entries[length:]
+        """Keep the log through index ``length`` (the keys past it are dead; later
+        appends overwrite them). A configuration entry cut off is undone (thesis §4.1)."""
+        del self.entries[length - self.snapshot_index:]
+        self.log_size = sum(len(codec.json_text(stored(e))) for e in self.entries)
         self.storage[self._key("log/length")] = length
+        if self.config_index > length:
+            self.config, self.config_index = self.latest_config()
+
+    def replace_prefix(self, index: int, term: int, data: Any, config: Configuration,
+                       keep: list[Entry]) -> None:
+        """Make the snapshot (``index``, ``term``, ``data``, ``config``) replace the log
+        through ``index``; ``keep`` is what follows it. Synced at once, as one write of
+        the snapshot and the new length: a crash keeps the old snapshot and log, or the
+        new ones, never a log with a hole."""
+        old_first = self.snapshot_index + 1
+        self.storage[self._key("snapshot")] = {"index": index, "term": term, "data": data,
+                                               "config": config.stored()}
+        self.storage[self._key("log/length")] = index + len(keep)
+        for i in range(old_first, index + 1):
+            if self._key(f"log/{i}") in self.storage:
+                del self.storage[self._key(f"log/{i}")]
+        for i, entry in enumerate(keep, index + 1):  # same keys: rewritten only if missing
+            if self._key(f"log/{i}") not in self.storage:
+                self.storage[self._key(f"log/{i}")] = stored(entry)
+        self.storage.sync()
+        self.snapshot_index, self.snapshot_term = index, term
+        self.snapshot_data, self.snapshot_config = data, config
+        self.snapshot_text = None
+        self.snapshot_offset = {}  # chunks of the old snapshot are of no use now
+        self.entries = list(keep)
+        self.log_size = sum(len(codec.json_text(stored(e))) for e in self.entries)
+        self.config, self.config_index = self.latest_config()
+
+    # ----- reloading, refusing what does not hold together -------------------------------------
+
+    def load(self, key: str, default: Any, kind: type) -> Any:
+        """The stored value of ``key`` (``default`` if absent), which must be a ``kind``."""
+        value = self.storage.get(self._key(key), default)
+        if value is not default and not isinstance(value, kind):
+            self.corrupt(key, f"is {type(value).__name__} {value!r}, not a {kind.__name__}")
+        return value
+
+    def field(self, value: dict[str, Any], key: str, name: str,
+              kind: type | tuple[type, ...]) -> Any:
+        """Field ``name`` of the stored dict ``key``, which must be a ``kind``."""
+        if name not in value:
+            self.corrupt(key, f"has no field {name!r}")
+        found = value[name]
+        negative = isinstance(found, int) and not isinstance(found, bool) and found < 0
+        if not isinstance(found, kind) or (isinstance(found, bool) and kind is int) \
+                or negative:
+            self.corrupt(f"{key}.{name}", f"is {found!r}")
+        return found
+
+    def load_log(self) -> list[Entry]:
+        """The entries after the snapshot, each checked: present, ``[term, command, ...]``
+        with terms that never decrease."""
+        length = self.load("log/length", self.snapshot_index, int)
+        if length < self.snapshot_index:
+            self.corrupt("log/length", f"is {length}, before the snapshot's index "
+                                       f"{self.snapshot_index}")
+        entries: list[Entry] = []
+        last_term = self.snapshot_term
+        for index in range(self.snapshot_index + 1, length + 1):
+            value = self.storage.get(self._key(f"log/{index}"))
+            if value is None:
+                self.corrupt(f"log/{index}", f"is missing, but log/length says the log "
+                                             f"has {length} entries: the storage is "
+                                             "truncated")
+            if not (isinstance(value, list) and 2 <= len(value) <= 4
+                    and isinstance(value[0], int) and value[0] >= last_term):
+                self.corrupt(f"log/{index}", f"is {value!r}, not [term, command] with a "
+                                             f"term >= {last_term}")
+            entry = Entry(value[0], value[1], noop=len(value) > 2 and bool(value[2]),
+                          config=len(value) > 3 and bool(value[3]))
+            if entry.config and not (isinstance(entry.command, dict)
+                                     and isinstance(entry.command.get("voters"), list)):
+                self.corrupt(f"log/{index}", f"is a configuration without voters: {value!r}")
+            last_term = entry.term
+            entries.append(entry)
+        return entries
+
+    def corrupt(self, field: str, problem: str) -> None:
+        """Stop: the stored state cannot be trusted."""
+        raise StorageError(
+            f"Raft server {self.id} cannot restart: in {self.storage.origin}, the field "
+            f"{self._key(field)!r} {problem}. Refusing to start from corrupt or truncated "
+            "storage (that could make it vote twice or forget committed entries): restore "
+            "the storage, or remove this server from the group and add it back empty.")
+
+
+def stored(entry: Entry) -> list[Any]:
+    """The stored form of an entry: ``[term, command]``, ``[term, null, true]`` for a
+    no-op, ``[term, configuration, false, true]`` for a configuration."""
+    if entry.config:
+        return [entry.term, entry.command, False, True]
+    if entry.noop:
+        return [entry.term, None, True]
+    return [entry.term, entry.command]

@@ -75,7 +75,7 @@ from dsys.core.messages import short_name
 from dsys.core.node import Node, construct
 from dsys.core.rules import check_destination, is_node_id
 from dsys.core.storage import Storage
-from dsys.errors import CodecError, UsageError
+from dsys.errors import CodecError, StorageError, UsageError
 from dsys.runtime.config import ClusterConfig
 from dsys.runtime.storage import DataDir, atomic_write
 from dsys.runtime.transport import cluster_limits, make_transport
@@ -373,6 +373,8 @@ class HostBase:
                              f"{type(exc).__name__}: {exc}") from None
         try:
             self.node._dispatch_start(recovered)
+        except StorageError:
+            raise  # its stored state cannot be trusted: stop, naming the file and field
         except Exception as exc:
             self._handler_failed(exc, "on_recover" if recovered else "on_start")
 

@@ -154,6 +154,7 @@ class DataDir:
         self._written = dict(durable)
         storage = Storage(durable)
         storage.on_sync = self._on_sync
+        storage.origin = str(self.path / STORAGE_FILE)
         return storage, recovered
 
     def read(self) -> dict[str, Any]:

@@ -715,6 +715,7 @@ class Simulation:
     def _construct(self, slot: _Slot, recovered: bool) -> Node:
         slot.booted = True
         storage = Storage(slot.durable)
+        storage.origin = f"the simulated storage of node {slot.id}"
         peers = self._servers if slot.client is not None else tuple(
             p for p in self._servers if p != slot.id)
         ctx = _SimContext(self, slot, peers, storage)
