@@ -1,10 +1,15 @@
 """Raft consensus (Ongaro & Ousterhout 2014): leader election, log replication,
-persistence, with pre-vote and check-quorum; and checkers for its safety properties.
+persistence, with pre-vote and check-quorum; snapshots (§7), membership changes and
+leadership transfer (Ongaro's thesis ch. 4, §3.10), ReadIndex reads (§6.4); and checkers
+for its safety properties.
 
 * :class:`Raft`: one server, as a :class:`~dsys.Component` a service node holds;
   ``start(command)`` proposes a command, committed commands are applied in order to a
-  :class:`StateMachine` (and reported through ``on_apply``);
-* :mod:`dsys.raft.messages`: RequestVote, AppendEntries, their replies, :class:`Entry`;
+  :class:`StateMachine` (and reported through ``on_apply``); ``snapshot(index, data)``
+  compacts the log; ``read(callback)`` serves a linearizable read; ``add_server``,
+  ``remove_server`` and ``transfer_leadership`` change the group;
+* :mod:`dsys.raft.messages`: RequestVote, AppendEntries, InstallSnapshot, TimeoutNow,
+  their replies, :class:`Entry`;
 * :mod:`dsys.raft.checkers`: election safety, log matching, leader completeness, state
   machine safety and applied-index monotonicity, over a trace (``check_*``) or as
   invariants on live nodes (``*_invariant``, for ``sim.add_invariant`` and
@@ -52,8 +57,11 @@ from dsys.raft.messages import (
     AppendEntries,
     AppendEntriesReply,
     Entry,
+    InstallSnapshot,
+    InstallSnapshotReply,
     RequestVote,
     RequestVoteReply,
+    TimeoutNow,
 )
 from dsys.raft.raft import (
     CANDIDATE,
@@ -61,7 +69,9 @@ from dsys.raft.raft import (
     LEADER,
     TRANSITIONS,
     ApplyCallback,
+    Configuration,
     Raft,
+    ReadCallback,
     Role,
     StateMachine,
 )
@@ -75,13 +85,18 @@ __all__ = [
     "AppendEntriesReply",
     "AppliedNeverGoesBack",
     "ApplyCallback",
+    "Configuration",
     "Entry",
+    "InstallSnapshot",
+    "InstallSnapshotReply",
     "Raft",
+    "ReadCallback",
     "Report",
     "RequestVote",
     "RequestVoteReply",
     "Role",
     "StateMachine",
+    "TimeoutNow",
     "Violation",
     "applied_in_bounds_invariant",
     "check_all",

@@ -1157,8 +1157,8 @@ class Raft(Component):
         for index in range(self.snapshot_index + 1, length + 1):
             value = self.storage.get(self._key(f"log/{index}"))
             if value is None:
-                self.corrupt(f"log/{index}", f"is missing, but log/length says the log "
-                                             f"has {length} entries: the storage is "
+                self.corrupt(f"log/{index}", f"is missing, but {self._key('log/length')} "
+                                             f"says the log has {length} entries: the storage is "
                                              "truncated")
             if not (isinstance(value, list) and 2 <= len(value) <= 4
                     and isinstance(value[0], int) and value[0] >= last_term):

@@ -31,16 +31,20 @@ class Server(Node):
     machine; ``submit`` proposes a command wherever it runs (only a leader accepts)."""
 
     make: Callable[[Recorder], Raft] = staticmethod(lambda sm: Raft(sm))  # type: ignore
+    machine_class: type[Recorder] = Recorder
 
     def __init__(self) -> None:
         super().__init__()
-        self.machine = Recorder()
+        self.machine = type(self).machine_class()
         self.raft = self.add_component(type(self).make(self.machine))
 
 
-def server_with(make: Callable[[Recorder], Raft]) -> type[Server]:
-    """A :class:`Server` subclass whose Raft component is built by ``make``."""
-    return type("CustomServer", (Server,), {"make": staticmethod(make)})
+def server_with(make: Callable[[Recorder], Raft],
+                machine: type[Recorder] = Recorder) -> type[Server]:
+    """A :class:`Server` subclass whose Raft component is built by ``make`` (around a
+    state machine of class ``machine``)."""
+    return type("CustomServer", (Server,), {"make": staticmethod(make),
+                                            "machine_class": machine})
 
 
 def cluster(seed: int, *, nodes: str = "abc", factory: type[Server] = Server,
