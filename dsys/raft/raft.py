@@ -46,8 +46,7 @@ thesis's correction of the single-server algorithm) and only one change at a tim
 (ReadIndex, thesis §6.4): the leader notes its commit index, confirms with a round of
 heartbeats that a majority still follows it, and lets the read go once that index is
 applied. Leader leases are not built: they trade this round trip for a bound on clock
-drift, and a lease read under drift beyond the bound returns stale data (dsys.election's
-leases show it).
+drift, and a lease read under drift beyond the bound returns stale data.
 """
 
 from __future__ import annotations

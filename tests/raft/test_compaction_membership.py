@@ -144,7 +144,13 @@ def test_all_servers_crash_and_restart_from_snapshot_and_log(seed: int) -> None:
 
 
 def joining() -> type[Server]:
+    """A server that joins later: it starts knowing no group."""
     return server_with(lambda sm: Raft(sm, members=()))
+
+
+def founding() -> type[Server]:
+    """A server of the first group, a, b and c (d and e are in the simulation too)."""
+    return server_with(lambda sm: Raft(sm, members="abc"))
 
 
 def change(sim: Simulation, op: str, server: str, timeout: float = 10.0) -> None:
@@ -168,13 +174,13 @@ def replace_the_whole_group(seed: int) -> None:
     clients keep writing; then the removed servers are cut off and nothing changes."""
     sim = Simulation(seed=seed, network=Network(drop=0.05))
     for n in "abc":
-        sim.add_node(n, Server)
+        sim.add_node(n, founding())
     for n in "de":
         sim.add_node(n, joining())
     from dsys.raft import AppliedNeverGoesBack, invariants
     for invariant in (*invariants(), AppliedNeverGoesBack()):
         sim.add_invariant(invariant)
-    assert sim.run_until(one_leader, timeout=2.0)
+    assert sim.run_until(lambda s: leader(s) is not None, timeout=2.0)
     writes_end = sim.now + 150 * 0.05
     submit_many(sim, 150, every=0.05)
     for op, server in (("add_server", "d"), ("add_server", "e"), ("remove_server", "a"),
@@ -183,6 +189,9 @@ def replace_the_whole_group(seed: int) -> None:
     raft = leader(sim)
     assert raft is not None and raft.id in "cde"
     assert raft.members == ("c", "d", "e")
+    configs = [(e.data["voters"], e.data["learners"]) for e in sim.trace
+               if e.kind == "note" and e.data["event"] == "config"]
+    assert configs[:2] == [(["a", "b", "c"], ["d"]), (["a", "b", "c", "d"], [])], configs
     sim.partition({"a", "b"}, {"c", "d", "e"})  # the old members are gone for good
     elections_before = _elections(sim)
     sim.run(until=max(sim.now + 3.0, writes_end + 0.5))
@@ -223,7 +232,7 @@ def membership_under_partitions(seed: int) -> None:
     term, never two commands at one index (the invariants, after every event)."""
     sim = Simulation(seed=seed, network=Network(drop=0.05))
     for n in "abc":
-        sim.add_node(n, Server)
+        sim.add_node(n, founding())
     for n in "de":
         sim.add_node(n, joining())
     from dsys.raft import AppliedNeverGoesBack, invariants
