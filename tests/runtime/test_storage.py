@@ -65,3 +65,29 @@ def test_atomic_write_replaces_the_whole_file(tmp_path: Path) -> None:
     atomic_write(target, b"new")
     assert target.read_bytes() == b"new"
     assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+async def test_a_raft_server_with_a_truncated_log_file_stops_naming_file_and_field(
+        tmp_path: Path) -> None:
+    import trio
+
+    from dsys import Node
+    from dsys.errors import StorageError
+    from dsys.raft import Raft
+    from dsys.runtime import NodeHost, parse_cluster
+    from tests.runtime.helpers import cluster_text
+
+    class Server(Node):
+        def __init__(self) -> None:
+            super().__init__()
+            self.raft = self.add_component(Raft())
+
+    DataDir(tmp_path, "a").open()  # a directory of node a, then a disk that lost an entry
+    atomic_write(tmp_path / STORAGE_FILE, json.dumps({
+        "raft/state": {"current_term": 2, "voted_for": "a"}, "raft/log/length": 2,
+        "raft/log/1": [1, "x"]}).encode())
+    cluster = parse_cluster(cluster_text({"a": None, "b": None, "c": None}))
+    with trio.fail_after(10), pytest.raises(StorageError) as caught:
+        await NodeHost(Server, "a", cluster, data_dir=tmp_path, echo_logs=False).run()
+    text = str(caught.value)
+    assert str(tmp_path / STORAGE_FILE) in text and "'raft/log/2' is missing" in text
