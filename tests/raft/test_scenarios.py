@@ -294,3 +294,33 @@ def test_one_way_partitions_soak() -> None:
     for seed in MANY:
         assert follower_cut_off_inbound(seed, on=True) == (0, 0)
         assert leader_cut_off_inbound(seed, on=True) >= 20
+
+
+# ----- clock drift -----------------------------------------------------------------------------
+
+
+def drifting(seed: int, until: float = 4.0) -> int:
+    """Every server's clock runs at its own rate (from 30% slow to 30% fast) and jumps now
+    and then, beside partitions and crashes: Raft's safety never depends on clocks, and
+    with timeouts stretched or shrunk by a third it still elects and commits."""
+    sim = cluster(seed, nodes="abcde", network=Network(drop=0.05))
+    for node, drift in zip("abcde", (-0.3, -0.15, 0.0, 0.15, 0.3), strict=True):
+        sim.set_clock(node, drift=drift)
+    Nemesis(faults=("partition", "crash", "clock"), interval=(0.3, 1.0), duration=(0.2, 0.8),
+            stop=until).install(sim)
+    keep_submitting(sim, 0.3, until + 1.0)
+    sim.run(until=until)
+    assert converged(sim, timeout=5.0), f"seed {seed}: no recovery after the faults"
+    judged(sim)
+    assert sum(1 for e in sim.trace if e.kind == "clock") >= 5
+    return min(len(n.machine.applied) for n in sim.nodes.values())  # type: ignore
+
+
+def test_drifting_and_jumping_clocks_never_break_safety_or_progress() -> None:
+    assert all(drifting(seed) >= 20 for seed in range(3))
+
+
+@pytest.mark.soak
+def test_drifting_clocks_soak() -> None:
+    for seed in MANY:
+        drifting(seed, until=8.0)
