@@ -10,7 +10,8 @@ on the command line:
     a register with ``cas``: ``value`` is ``[old, new]``; an ``ok`` cas found ``old`` and
     stored ``new``, a ``fail`` cas found something other than ``old`` and changed nothing.
 ``kv``
-    ``get`` / ``put`` / ``append`` on string values by ``key``; a missing key reads ``""``.
+    ``get`` / ``put`` / ``append`` / ``cas`` on string values by ``key``; a missing key
+    reads ``""``.
 
 Operations with a ``key`` work on independent objects, one per key; each model tells the
 checker so through :meth:`Model.partition`, and the checker then checks each key on its own
@@ -242,7 +243,9 @@ class CasRegisterModel(RegisterModel):
 
 
 class KVModel(Model[Registers]):
-    """A key-value store of strings: ``get``, ``put``, ``append``; missing keys read ``""``.
+    """A key-value store of strings: ``get``, ``put``, ``append``, and ``cas`` with value
+    ``[old, new]`` (an ``ok`` cas found ``old`` and stored ``new``; a ``fail`` cas found
+    something else and changed nothing); missing keys read ``""``.
 
     >>> model = KVModel()
     >>> model.describe_state(frozenset({("x", "ab")}))
@@ -250,7 +253,7 @@ class KVModel(Model[Registers]):
     """
 
     name: ClassVar[str] = "kv"
-    operations: ClassVar[tuple[str, ...]] = ("get", "put", "append")
+    operations: ClassVar[tuple[str, ...]] = ("get", "put", "append", "cas")
 
     def init(self) -> Registers:
         return frozenset()
@@ -259,6 +262,13 @@ class KVModel(Model[Registers]):
         current = _lookup(state, op.key, "")
         if op.f == "get":
             return op.status != "ok" or op.output == current, state
+        if op.f == "cas":
+            old, new = op.value
+            if op.status == "fail":
+                return current != old, state  # an observation: the key did not hold old
+            if current == old:
+                return True, _assign(state, op.key, new)
+            return op.status == "info", state
         if op.status == "fail":
             return True, state
         if op.f == "put":
@@ -267,15 +277,23 @@ class KVModel(Model[Registers]):
 
     def validate(self, op: Operation) -> None:
         if op.f not in self.operations:
-            raise ValueError(f"the kv model has no {op.f!r} operation, only get, put and append")
-        if op.f != "get" and not isinstance(op.value, str):
+            raise ValueError(f"the kv model has no {op.f!r} operation, only get, put, append "
+                             "and cas")
+        if op.f == "cas":
+            if not (isinstance(op.value, tuple) and len(op.value) == 2
+                    and all(isinstance(v, str) for v in op.value)):
+                raise ValueError(f"a cas needs value [old, new] of strings, got "
+                                 f"{_show(op.value)}")
+        elif op.f != "get" and not isinstance(op.value, str):
             raise ValueError(f"{op.f} needs a string value, got {_show(op.value)}")
 
     def needed(self, op: Operation) -> bool:
-        return op.status == "ok" if op.f == "get" else op.status != "fail"
+        if op.f == "get":
+            return op.status == "ok"
+        return op.f == "cas" or op.status != "fail"
 
     def read_only(self, op: Operation) -> bool:
-        return op.f == "get" and op.status == "ok"
+        return (op.f == "get" and op.status == "ok") or (op.f == "cas" and op.status == "fail")
 
     def partition(self, operations: Sequence[Operation]) -> list[list[Operation]] | None:
         return partition_by_key(operations)
@@ -285,6 +303,9 @@ class KVModel(Model[Registers]):
         if op.f == "get":
             result = f" -> {_show(op.output)}" if op.status == "ok" else ""
             return f"get{key}{result}{_outcome(op)}"
+        if op.f == "cas":
+            old, new = op.value
+            return f"cas{key} {_show(old)}->{_show(new)}{_outcome(op)}"
         return f"{op.f}{key} {_show(op.value)}{_outcome(op)}"
 
     def describe_state(self, state: Registers) -> str:

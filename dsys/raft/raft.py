@@ -613,10 +613,6 @@ class Raft(Component):
             # ones (§5.4.3). Keep only what follows the snapshot.
             skip = min(self.snapshot_index - prev, len(entries))
             prev, prev_term, entries = self.snapshot_index, self.snapshot_term, entries[skip:]
-            if msg.prev_log_index + len(msg.entries) < self.snapshot_index:
-                self.send(src, AppendEntriesReply(self.current_term, True, seq=msg.seq,
-                                                  match_index=self.snapshot_index))
-                return
         # 2. Reply false if log doesn't contain an entry at prevLogIndex whose term
         #    matches prevLogTerm (§5.3); say where our log's term at that index starts.
         if prev > self.last_log_index:

@@ -202,10 +202,12 @@ def test_a_snapshot_the_committed_log_already_covers_is_not_installed() -> None:
     r = raft(h)
     h.deliver("b", AppendEntries(1, "b", 3, 1, (), 3), component="raft")  # commit 3
     h.clear()
-    h.deliver("b", InstallSnapshot(1, "b", 2, 1, 0, "[]", True, ("a", "b", "c")),
-              component="raft")
-    assert h.sent()[-1].msg == InstallSnapshotReply(1, 2, done=True)
+    for covered in (2, 3):  # before the commit index, and at it
+        h.deliver("b", InstallSnapshot(1, "b", covered, 1, 0, "[]", True, ("a", "b", "c")),
+                  component="raft")
+        assert h.sent()[-1].msg == InstallSnapshotReply(1, covered, done=True)
     assert r.snapshot_index == 0 and r.last_applied == 3  # nothing went back
+    assert h.node.machine.restored == []  # type: ignore[attr-defined]
 
 
 def test_a_stale_install_snapshot_is_refused_with_our_term() -> None:
@@ -234,8 +236,8 @@ def test_append_entries_reaching_into_the_snapshot_are_trimmed_to_what_follows()
 
 
 def test_a_conflict_after_a_snapshot_never_points_inside_it() -> None:
-    h = harness(terms=(1, 1, 2, 2), term=2)
-    snapshotted(h, 2)
+    h = harness(terms=(1, 2, 2, 2), term=2)
+    snapshotted(h, 2)  # the snapshot's last entry is of term 2, like the conflict
     h.clear()
     h.deliver("b", AppendEntries(3, "b", 4, 3, (), 0), component="raft")
     reply = h.sent()[-1].msg

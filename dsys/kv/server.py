@@ -1,0 +1,139 @@
+"""A key-value server: a node holding a Raft component and the service on top of it.
+
+The service (:class:`KVService`, a component named ``"kv"``) takes client requests:
+
+* a write (``put``, ``append``, ``cas``, ``register``) is proposed to Raft with the
+  leader's clock stamped on it, and answered once it is applied, with the result the
+  state machine computed (a retry is answered from the session table);
+* a ``get`` is served by ReadIndex (``reads="index"``: no log write, thesis §6.4) or
+  through the log like a write (``reads="log"``, for comparison);
+* a server that is not the leader answers ``wrong leader``, naming the leader it knows.
+
+After each apply, if the log kept by Raft grows past ``max_raft_state`` characters, the
+service hands Raft a snapshot of the store (data and session table).
+
+Example:
+    >>> from dsys import Simulation
+    >>> from dsys.kv import KVClient, KVServer
+    >>> sim = Simulation(seed=1)
+    >>> for name in ("s1", "s2", "s3"):
+    ...     sim.add_node(name, KVServer)
+    >>> ops = iter([{"f": "put", "key": "x", "value": "1"},
+    ...             {"f": "append", "key": "x", "value": "2"},
+    ...             {"f": "get", "key": "x", "value": None}])
+    >>> sim.add_client("c1", KVClient, workload=lambda rng: next(ops), ops=3)
+    >>> sim.run(until=3.0)
+    >>> [(e["type"], e["f"], e["value"]) for e in sim.history if e["type"] != "invoke"]
+    [('ok', 'put', '1'), ('ok', 'append', '2'), ('ok', 'get', '12')]
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from dsys.core.node import Component, Node
+from dsys.errors import ConfigError
+from dsys.kv.messages import OK, WRONG_LEADER, KVReply, KVRequest
+from dsys.kv.store import OPERATIONS, READS, KVStore
+from dsys.raft import Raft
+
+
+class KVService(Component):
+    """The key-value service beside a :class:`~dsys.raft.Raft` component (see the
+    module docstring).
+
+    Args:
+        raft: the Raft component of the same node.
+        store: the state machine (the Raft component must apply to it).
+        reads: ``"index"`` (ReadIndex) or ``"log"`` (every get through the log).
+        max_raft_state: snapshot once Raft's log holds more than this many characters
+            (None: never).
+    """
+
+    messages: ClassVar[tuple[type, ...]] = (KVRequest,)
+    default_name = "kv"
+
+    def __init__(self, raft: Raft, store: KVStore, *, reads: Literal["index", "log"] = "index",
+                 max_raft_state: int | None = None) -> None:
+        if reads not in ("index", "log"):
+            raise ConfigError(f"reads must be 'index' or 'log', got {reads!r}")
+        if max_raft_state is not None and max_raft_state < 1:
+            raise ConfigError(f"max_raft_state must be >= 1 (or None), got {max_raft_state}")
+        self.raft = raft
+        self.store = store
+        self.reads = reads
+        self.max_raft_state = max_raft_state
+
+    def on_start(self) -> None:
+        # Log index -> (client, request) of the writes this server proposed as leader.
+        self.waiting: dict[int, tuple[str, KVRequest]] = {}
+
+    def on_message(self, src: str, msg: KVRequest) -> None:
+        if msg.f not in OPERATIONS or not isinstance(msg.key, str):
+            self.log(f"{src} sent {msg!r}: no such operation (or a key that is not a "
+                     "string); ignored")
+            return
+        if not self.raft.is_leader:
+            self.reply(src, msg, WRONG_LEADER)
+            return
+        if msg.f in READS and self.reads == "index":
+            self.raft.read(lambda ok: self.on_read(src, msg, ok))
+            return
+        command = {"session": msg.session, "seq": msg.seq, "f": msg.f, "key": msg.key,
+                   "value": msg.value, "time": self.now}
+        started = self.raft.start(command)
+        if started is None:  # handing leadership over
+            self.reply(src, msg, WRONG_LEADER)
+            return
+        self.waiting[started[0]] = (src, msg)
+
+    def on_read(self, src: str, msg: KVRequest, ok: bool) -> None:
+        """ReadIndex's answer: serve the get from the store, or send the client on."""
+        if ok:
+            self.reply(src, msg, OK, self.store.read(msg.key))
+        else:
+            self.reply(src, msg, WRONG_LEADER)
+
+    def applied(self, index: int, command: Any, result: Any) -> None:
+        """Raft applied ``command`` at ``index``: answer its client if we proposed it
+        (another command at that index means ours was lost with a leader change), and
+        snapshot if the log grew too long."""
+        for skipped in [i for i in self.waiting if i < index]:  # replaced by a snapshot
+            src, msg = self.waiting.pop(skipped)
+            self.reply(src, msg, WRONG_LEADER)
+        waiting = self.waiting.pop(index, None)
+        if waiting is not None:
+            src, msg = waiting
+            if (command["session"], command["seq"]) == (msg.session, msg.seq):
+                self.reply(src, msg, result["status"], result["value"])
+            else:
+                self.reply(src, msg, WRONG_LEADER)
+        if self.max_raft_state is not None and self.raft.log_bytes() > self.max_raft_state:
+            self.raft.snapshot(index, self.store.snapshot())
+
+    def reply(self, src: str, msg: KVRequest, status: str, value: Any = None) -> None:
+        self.send(src, KVReply(msg.session, msg.seq, status, value, self.raft.leader))
+
+
+class KVServer(Node):
+    """A server of the key-value service: Raft and the service, as components.
+
+    Args:
+        reads: see :class:`KVService`.
+        max_raft_state: see :class:`KVService`.
+        session_timeout: see :class:`~dsys.kv.store.KVStore`.
+        raft_options: passed to :class:`~dsys.raft.Raft` (``members``, timeouts...).
+    """
+
+    def __init__(self, *, reads: Literal["index", "log"] = "index",
+                 max_raft_state: int | None = 4096, session_timeout: float = 60.0,
+                 **raft_options: Any) -> None:
+        super().__init__()
+        self.store = KVStore(session_timeout)
+        self.raft = self.add_component(Raft(self.store, on_apply=self._applied,
+                                            **raft_options))
+        self.kv = self.add_component(KVService(self.raft, self.store, reads=reads,
+                                               max_raft_state=max_raft_state))
+
+    def _applied(self, index: int, command: Any, result: Any) -> None:
+        self.kv.applied(index, command, result)
