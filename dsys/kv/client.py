@@ -64,9 +64,11 @@ class KVClient(Client):
 
     def send_next(self, op: dict[str, Any]) -> None:
         self.seq += 1
-        value = op.get("value")
+        value: Any = op.get("value")
+        if op["f"] == "cas":
+            value = list(value)  # [old, new], as it crosses the wire
         self.send_request(KVRequest(self.session, self.seq, op["f"], str(op.get("key", "")),
-                                    list(value) if op["f"] == "cas" else value))
+                                    value))
 
     def send_request(self, request: KVRequest) -> None:
         self.request = request
