@@ -4,7 +4,9 @@ that run protocols in the simulator to measure them.
 Each demo module (listed in :data:`DEMOS`) defines its nodes and a
 ``scenario(seed, until)`` function that returns a ready-to-run :class:`~dsys.Simulation`,
 plus ``SUMMARY`` (one line) and ``KINDS`` (the event kinds the terminal view shows by
-default). :mod:`dsys.demos.cli` is the ``dsys demo`` command.
+default). A demo that tells a story in parts may define
+``present(sim, console, everything=)`` to draw itself instead (``dsys demo raft`` does).
+:mod:`dsys.demos.cli` is the ``dsys demo`` command.
 
 The harnesses build simulations of a protocol and measure them; tests, docs and benchmarks
 use them:
@@ -29,4 +31,5 @@ DEMOS = {
     "gossip": "dsys.demos.gossip",
     "paxos": "dsys.demos.paxos",
     "2pc": "dsys.demos.two_phase_commit",
+    "raft": "dsys.demos.raft",
 }

@@ -46,10 +46,13 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         replay_command.reset(token)
     console = Console()
-    shown = sim.trace if args.all else sim.trace.filter(kinds=module.KINDS)
-    console.print(terminal.render(
-        shown, nodes=list(sim.node_ids),
-        title=f"dsys demo {args.name} (seed {args.seed}): {module.SUMMARY}"))
+    title = f"dsys demo {args.name} (seed {args.seed}): {module.SUMMARY}"
+    if hasattr(module, "present"):  # a demo that draws itself (in phases, say)
+        console.print(title, style="bold")
+        module.present(sim, console, everything=args.all)
+    else:
+        shown = sim.trace if args.all else sim.trace.filter(kinds=module.KINDS)
+        console.print(terminal.render(shown, nodes=list(sim.node_ids), title=title))
     stats = sim.statistics()
     table = Table(title="statistics", show_header=True)
     for column in ("virtual time", "events", "sent", "delivered", "dropped", "duplicated"):

@@ -47,6 +47,7 @@ class KVClient(Client):
         self.op_timeout = op_timeout
 
     def on_start(self) -> None:
+        """Pick a session id for this incarnation and a first server to try."""
         self.servers = tuple(sorted(self._servers or self.peers))
         # A session id of this incarnation: a restarted client must not reuse numbers.
         self.session = f"{self.id}-{self.rng.getrandbits(48):012x}"
@@ -56,6 +57,7 @@ class KVClient(Client):
         self.target = self.servers[self.rng.randrange(len(self.servers))]
 
     def on_invoke(self, op: dict[str, Any]) -> None:
+        """Start ``op``: open the session first if this is our first write."""
         self.set_timer("give up", self.op_timeout)
         if not self.registered and op["f"] != "get":  # reads need no session
             self.send_request(KVRequest(self.session, 0, "register", "", None))
@@ -63,6 +65,7 @@ class KVClient(Client):
         self.send_next(op)
 
     def send_next(self, op: dict[str, Any]) -> None:
+        """Send ``op`` as the next operation of the session (a new number)."""
         self.seq += 1
         value: Any = op.get("value")
         if op["f"] == "cas":
@@ -71,11 +74,13 @@ class KVClient(Client):
                                     value))
 
     def send_request(self, request: KVRequest) -> None:
+        """Send ``request`` to the server we believe leads, and arm the retry timer."""
         self.request = request
         self.send(self.target, request)
         self.set_timer("retry", self.retry)
 
     def on_message(self, src: str, msg: Any) -> None:
+        """A reply: follow a ``wrong leader`` hint, or complete the operation."""
         request = self.request
         if not isinstance(msg, KVReply) or request is None or (msg.session, msg.seq) != (
                 request.session, request.seq):
@@ -107,6 +112,7 @@ class KVClient(Client):
             self.info()
 
     def on_timer(self, name: str) -> None:
+        """``retry``: try the next server; ``give up``: the outcome is unknown."""
         if name == "retry" and self.request is not None:
             self.target = self.next_server(self.target)
             self.send(self.target, self.request)
@@ -116,6 +122,7 @@ class KVClient(Client):
             self.info()
 
     def done(self) -> None:
+        """The operation is over: stop waiting and retrying."""
         self.request = None
         self.cancel_timer("retry")
         self.cancel_timer("give up")

@@ -65,10 +65,13 @@ class KVService(Component):
         self.max_raft_state = max_raft_state
 
     def on_start(self) -> None:
+        """Start with no write waiting for its apply."""
         # Log index -> (client, request) of the writes this server proposed as leader.
         self.waiting: dict[int, tuple[str, KVRequest]] = {}
 
     def on_message(self, src: str, msg: KVRequest) -> None:
+        """A client's request: a read by ReadIndex, a write through the log, or "ask
+        the leader"."""
         if msg.f not in OPERATIONS or not isinstance(msg.key, str):
             self.log(f"{src} sent {msg!r}: no such operation (or a key that is not a "
                      "string); ignored")
@@ -112,6 +115,7 @@ class KVService(Component):
             self.raft.snapshot(index, self.store.snapshot())
 
     def reply(self, src: str, msg: KVRequest, status: str, value: Any = None) -> None:
+        """Answer request ``msg`` of client ``src``, naming the leader we know."""
         self.send(src, KVReply(msg.session, msg.seq, status, value, self.raft.leader))
 
 

@@ -39,6 +39,7 @@ Example:
 from dsys.raft.checkers import (
     AppliedNeverGoesBack,
     Report,
+    StateMachineSafety,
     Violation,
     applied_in_bounds_invariant,
     check_all,
@@ -51,6 +52,7 @@ from dsys.raft.checkers import (
     invariants,
     leader_completeness_invariant,
     log_matching_invariant,
+    run_invariants,
     state_machine_safety_invariant,
 )
 from dsys.raft.messages import (
@@ -96,6 +98,7 @@ __all__ = [
     "RequestVoteReply",
     "Role",
     "StateMachine",
+    "StateMachineSafety",
     "TimeoutNow",
     "Violation",
     "applied_in_bounds_invariant",
@@ -109,5 +112,6 @@ __all__ = [
     "invariants",
     "leader_completeness_invariant",
     "log_matching_invariant",
+    "run_invariants",
     "state_machine_safety_invariant",
 ]

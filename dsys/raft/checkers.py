@@ -46,6 +46,7 @@ from dsys.trace.events import Trace
 __all__ = [
     "AppliedNeverGoesBack",
     "Report",
+    "StateMachineSafety",
     "Violation",
     "applied_in_bounds_invariant",
     "check_all",
@@ -58,6 +59,7 @@ __all__ = [
     "invariants",
     "leader_completeness_invariant",
     "log_matching_invariant",
+    "run_invariants",
     "state_machine_safety_invariant",
 ]
 
@@ -251,10 +253,16 @@ def log_matching_invariant(view: _Running) -> None:
     """Two running servers' logs that hold an entry of the same index and term are
     identical up to it: same terms, same commands (raises AssertionError). Compared
     where both still hold entries (after both snapshots)."""
+    _log_matching(view, above_applied=False)
+
+
+def _log_matching(view: _Running, *, above_applied: bool) -> None:
     for name, servers in _groups(view):
         for i, (a, raft_a) in enumerate(servers):
             for b, raft_b in servers[i + 1:]:
                 low = max(raft_a.snapshot_index, raft_b.snapshot_index) + 1
+                if above_applied:  # what both applied, state machine safety compares
+                    low = max(low, min(raft_a.last_applied, raft_b.last_applied) + 1)
                 common = min(raft_a.last_log_index, raft_b.last_log_index)
                 for index in range(common, low - 1, -1):
                     if raft_a.term_at(index) == raft_b.term_at(index):
@@ -269,6 +277,10 @@ def leader_completeness_invariant(view: _Running) -> None:
     """A leader holds every entry any server knows committed, if it leads a later term
     than that server's (the commit happened in that server's term at the latest).
     Compared where both still hold entries (after both snapshots)."""
+    _leader_completeness(view, above_applied=False)
+
+
+def _leader_completeness(view: _Running, *, above_applied: bool) -> None:
     for name, servers in _groups(view):
         for leader_id, leader in servers:
             if leader.role != LEADER:
@@ -277,6 +289,8 @@ def leader_completeness_invariant(view: _Running) -> None:
                 if leader.current_term <= raft.current_term:
                     continue
                 low = max(raft.snapshot_index, leader.snapshot_index) + 1
+                if above_applied:
+                    low = max(low, min(raft.last_applied, leader.last_applied) + 1)
                 if raft.commit_index > leader.last_log_index or _entries(
                         leader, low, raft.commit_index) != _entries(raft, low,
                                                                     raft.commit_index):
@@ -342,6 +356,54 @@ def invariants() -> tuple[Callable[[Any], None], ...]:
     return (election_safety_invariant, log_matching_invariant,
             leader_completeness_invariant, state_machine_safety_invariant,
             applied_in_bounds_invariant)
+
+
+class StateMachineSafety:
+    """State machine safety for one simulation, checked incrementally: each entry a
+    server applies is compared, when it is applied, with the first entry any server
+    applied at that index. The same property as :func:`state_machine_safety_invariant`,
+    at the cost of the new applies only (the stateless one compares whole logs after
+    every event). Like :class:`AppliedNeverGoesBack`, one instance per simulation."""
+
+    __name__ = "state_machine_safety"
+
+    def __init__(self) -> None:
+        self.first: dict[tuple[str, int], tuple[str, Any]] = {}  # (group, index) -> entry
+        self.checked: dict[tuple[str, str], tuple[Raft, int]] = {}
+
+    def __call__(self, view: _Running) -> None:
+        for name, servers in _groups(view):
+            for node_id, raft in servers:
+                seen = self.checked.get((node_id, name))
+                done = seen[1] if seen is not None and seen[0] is raft else raft.snapshot_index
+                for index in range(max(done, raft.snapshot_index) + 1, raft.last_applied + 1):
+                    entry = raft.entry_at(index)
+                    first = self.first.setdefault((name, index), (node_id, entry))
+                    if first[1] != entry:
+                        raise AssertionError(
+                            f"{node_id} applied {entry} at index {index}, and {first[0]} "
+                            f"applied {first[1]} (group {name!r})")
+                self.checked[(node_id, name)] = (raft, max(done, raft.last_applied))
+
+
+def run_invariants() -> tuple[Callable[[Any], None], ...]:
+    """Every invariant of this module for one simulation (fresh instances: use them for
+    one run only), as cheap as they can be made: state machine safety incrementally
+    (:class:`StateMachineSafety`), so log matching and leader completeness need only
+    compare the entries above what both servers applied; and
+    :class:`AppliedNeverGoesBack`. For a search, use :func:`invariants`.
+
+    Example: ``for invariant in run_invariants(): sim.add_invariant(invariant)``.
+    """
+
+    def log_matching(view: _Running) -> None:
+        _log_matching(view, above_applied=True)
+
+    def leader_completeness(view: _Running) -> None:
+        _leader_completeness(view, above_applied=True)
+
+    return (election_safety_invariant, log_matching, leader_completeness,
+            StateMachineSafety(), applied_in_bounds_invariant, AppliedNeverGoesBack())
 
 
 # ----- helpers ---------------------------------------------------------------------------

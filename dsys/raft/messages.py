@@ -10,7 +10,7 @@ Example:
     >>> from dsys.raft.messages import AppendEntries, Entry
     >>> AppendEntries(term=2, leader="a", prev_log_index=0, prev_log_term=0,
     ...               entries=(Entry(2, "x"),), leader_commit=0)
-    AppendEntries(term=2, leader='a', prev_log_index=0, prev_log_term=0, entries=(Entry(term=2, command='x'),), leader_commit=0)
+    AppendEntries(term=2, leader='a', prev_log_index=0, prev_log_term=0, entries=(Entry(term=2, command='x'),), leader_commit=0, seq=0)
 """  # noqa: E501
 
 from __future__ import annotations

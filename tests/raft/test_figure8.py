@@ -29,11 +29,13 @@ in (c), and the overwrite is legal.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from dsys import Simulation
 from dsys.raft import (
+    Entry,
     Raft,
     check_all,
     check_leader_completeness,
@@ -177,3 +179,30 @@ def test_figure_8_is_safe_with_the_real_rule(seed: int) -> None:
     assert not any(e.kind == "note" and e.data["event"] == "apply" and
                    e.data.get("command") == "x" for e in sim.trace)  # x never applied
 
+
+
+def test_the_incremental_state_machine_safety_catches_what_the_full_one_does() -> None:
+    """The run invariant (each entry compared once, when applied) and the stateless one
+    (whole logs after every event) judge a broken run alike."""
+    from dsys.raft import StateMachineSafety, state_machine_safety_invariant
+
+    class View:
+        def __init__(self, nodes: dict[str, Any]) -> None:
+            self.nodes = nodes
+
+    sim = cluster(0, nodes="abc", check=False)
+    sim.run(until=1.0)
+    view = View(dict(sim.nodes))
+    incremental = StateMachineSafety()
+    incremental(view)
+    state_machine_safety_invariant(view)
+    # b's applied entry at index 1 is replaced behind Raft's back.
+    b = sim.node("b").raft  # type: ignore[attr-defined]
+    assert b.last_applied >= 1
+    b.entries[0] = Entry(b.entries[0].term, "forged")
+    with pytest.raises(AssertionError, match="index 1"):
+        state_machine_safety_invariant(view)
+    fresh = StateMachineSafety()  # a b that applied the forged entry after a had applied
+    fresh.first[("raft", 1)] = ("a", sim.node("a").raft.entry_at(1))  # type: ignore
+    with pytest.raises(AssertionError, match="b applied Entry\\(term=1, command='forged'\\)"):
+        fresh(view)
