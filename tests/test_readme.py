@@ -19,7 +19,7 @@ def test_readme_python_examples_run() -> None:
 
 def test_ci_extracts_the_two_quickstart_commands() -> None:
     script = ROOT / ".ci" / "run"
-    for name, expected in (("demo", "dsys demo election"), ("test", "pytest")):
+    for name, expected in (("demo", "dsys demo raft"), ("test", "pytest")):
         out = subprocess.run(
             ["bash", "-c", f"source <(sed -n '/^readme_block()/,/^}}/p' {script}); "
                            f"cd {ROOT} && readme_block {name}"],

@@ -150,6 +150,10 @@ def test_a_leader_sends_a_lagging_follower_its_snapshot_in_chunks() -> None:
     last = h.sent(InstallSnapshot, to="c")[-1].msg
     assert (last.offset, last.data, last.done) == (16, 'xxxxx"', True)
     h.clear()
+    # A reply about an older snapshot of ours is not an answer about this one.
+    h.clear()
+    h.deliver("c", InstallSnapshotReply(2, 3, next_offset=8), component="raft")
+    assert h.sent() == []
     h.deliver("c", InstallSnapshotReply(2, 4, done=True), component="raft")
     assert r.match_index["c"] == 4 and r.next_index["c"] == 5
     after = h.sent(AppendEntries, to="c")[-1].msg  # on to the entries after the snapshot
@@ -169,6 +173,12 @@ def test_a_follower_installs_a_snapshot_from_its_chunks_in_order_only() -> None:
     h.deliver("b", InstallSnapshot(3, "b", 6, 2, off, data, done, ("a", "b", "c")),
               component="raft")
     assert h.sent()[-1].msg == InstallSnapshotReply(3, 6, next_offset=0)
+    # The first chunk, then the third: a gap, refused, asking for the second.
+    for off, data, done in (parts[0], parts[2]):
+        h.deliver("b", InstallSnapshot(3, "b", 6, 2, off, data, done, ("a", "b", "c")),
+                  component="raft")
+    assert h.sent()[-1].msg == InstallSnapshotReply(3, 6, next_offset=6)
+    assert r.snapshot_index == 0
     for off, data, done in parts:
         h.clear()
         effects = h.deliver("b", InstallSnapshot(3, "b", 6, 2, off, data, done,
@@ -288,8 +298,13 @@ def test_a_leader_that_removes_itself_steps_down_once_the_change_commits() -> No
     h = harness(term=1)
     r = make_leader(h)
     commit_all(h, "b")
+    r.start("x")
     assert r.remove_server("a")
     assert r.members == ("b", "c") and r.is_leader  # still leads the change
+    for peer in ("b", "c"):  # "x" commits; the change after it not yet
+        h.deliver(peer, AppendEntriesReply(r.term, True, match_index=r.last_log_index - 1),
+                  component="raft")
+    assert r.commit_index == r.last_log_index - 1 and r.is_leader
     commit_all(h, "b")
     assert r.is_leader  # b alone is not a majority of {b, c}
     commit_all(h, "c")
