@@ -20,7 +20,7 @@ from tests.kv.systems import (
     replicas_agree,
 )
 
-FEW = range(4)
+FEW = range(3)
 MANY = range(1000)
 
 
@@ -164,12 +164,22 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("seed", range(2))
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_lab4_scenario(name: str, seed: int) -> None:
+def lab4_scenario(name: str, seed: int) -> None:
     sim = scenario(seed, **SCENARIOS[name])  # type: ignore[arg-type]
     oks = sum(1 for e in sim.history if e["type"] == "ok")
     assert oks >= len(sim.client_ids) * 30 // 2, f"seed {seed}: only {oks} operations ok"
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_lab4_scenario(name: str) -> None:
+    lab4_scenario(name, 0)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("seed", range(1, 50))
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_lab4_scenario_soak(name: str, seed: int) -> None:
+    lab4_scenario(name, seed)
 
 
 def test_the_log_stays_under_max_raft_state_and_snapshots_keep_the_sessions() -> None:
