@@ -380,6 +380,22 @@ def test_a_read_waits_for_a_majority_round_after_it_and_for_the_apply() -> None:
     assert answers == [True, True]
 
 
+def test_a_new_leaders_read_waits_for_an_entry_of_its_term_to_commit() -> None:
+    """Entry 1 (term 1) may have been committed by the previous leader, and a client may
+    have seen it; this leader does not know it yet (its commit index is 0). Reading at
+    index 0 would miss it: the read index is set only once the no-op commits."""
+    h = harness(terms=(1,), term=1)
+    r = make_leader(h)
+    answers: list[bool] = []
+    h.call(r.read, answers.append)
+    # b follows us (it acknowledges the round) but does not hold the no-op yet.
+    h.deliver("b", AppendEntriesReply(r.term, False, conflict_index=2, seq=1),
+              component="raft")
+    assert answers == [] and r.commit_index == 0
+    h.deliver("b", AppendEntriesReply(r.term, True, match_index=2, seq=1), component="raft")
+    assert answers == [True] and r.last_applied == 2
+
+
 def test_reads_fail_on_a_follower_and_when_the_leader_steps_down() -> None:
     h = harness(term=1)
     answers: list[bool] = []
