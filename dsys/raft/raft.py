@@ -258,6 +258,7 @@ class Raft(Component):
         self.match_index: dict[str, int] = {}
         self.heard: set[str] = set()  # peers that answered since the last quorum check
         self.snapshot_offset: dict[str, int] = {}  # per follower: the chunk it wants next
+        self.inflight: set[str] = set()  # followers with an AppendEntries unanswered
         self.promoting: set[str] = set()  # learners to make voters once caught up
         self.transfer_to: str | None = None  # leadership transfer in progress (§3.10)
         self.read_seq = 0  # the latest heartbeat round for reads (§6.4)
@@ -659,6 +660,7 @@ class Raft(Component):
         if self.role != LEADER or msg.term < self.current_term or src not in self.next_index:
             return  # a reply to an earlier term's request, or from a removed server
         self.heard.add(src)
+        self.inflight.discard(src)
         # A success or a log mismatch (not a stale term): src follows us (§6.4).
         if (msg.success or msg.conflict_index) and msg.seq > self.acked_seq.get(src, 0):
             self.acked_seq[src] = msg.seq
@@ -705,6 +707,7 @@ class Raft(Component):
         self.track_followers()
         self.heard = set()
         self.snapshot_offset = {}
+        self.inflight = set()
         self.acked_seq = {}
         self.transfer_to = None
         self.cancel_timer("election")
@@ -726,6 +729,7 @@ class Raft(Component):
             del self.next_index[gone]
             self.match_index.pop(gone, None)
             self.snapshot_offset.pop(gone, None)
+            self.inflight.discard(gone)
 
     def leader_append(self, entry: Entry) -> None:
         """Append a new entry at the leader, sync it, send it to every follower, and
@@ -736,13 +740,19 @@ class Raft(Component):
         if entry.config:
             self.track_followers()
         for peer in self.others:
-            self.send_append_entries(peer)
+            if peer not in self.inflight:  # the others get it when they answer
+                self.send_append_entries(peer)
         self.advance_commit_index()
 
     def send_append_entries(self, peer: str) -> None:
         """"If last log index >= nextIndex for a follower: send AppendEntries RPC with log
         entries starting at nextIndex" (at most ``max_entries``); else a heartbeat. A
-        follower that needs entries the snapshot replaced gets the snapshot (§7)."""
+        follower that needs entries the snapshot replaced gets the snapshot (§7).
+
+        A new command is sent at once only to followers with no AppendEntries in flight;
+        the others get it, with everything else they lack, in one message when they
+        answer (or at the next heartbeat, which also retransmits what a loss held up):
+        a burst of commands costs a round trip or two per follower, not one each."""
         if self.next_index[peer] <= self.snapshot_index:
             self.send_snapshot(peer)
             return
@@ -751,6 +761,7 @@ class Raft(Component):
         entries = tuple(self.entries[start:start + self.max_entries])
         self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev),
                                       entries, self.commit_index, seq=self.read_seq))
+        self.inflight.add(peer)
 
     def advance_commit_index(self) -> None:
         """Leaders (§5.3, §5.4.2): "if there exists an N such that N > commitIndex, a

@@ -346,9 +346,27 @@ def test_start_is_refused_by_a_follower_and_syncs_the_entry_on_a_leader() -> Non
     h = harness(term=1)
     assert raft(h).start("x") is None
     leader = make_leader(h)
+    for peer in ("b", "c"):  # the no-op's AppendEntries are answered: nothing in flight
+        h.deliver(peer, AppendEntriesReply(2, True, match_index=1), component="raft")
     effects = h.call(leader.start, ["x", 1])
     assert leader.entries[-1] == Entry(2, ["x", 1])
     assert synced_before_sent(effects)
+
+
+def test_a_burst_of_commands_travels_in_one_message_per_follower() -> None:
+    """One AppendEntries in flight per follower: commands started meanwhile wait for its
+    answer, then go together."""
+    h = harness(term=1)
+    leader = make_leader(h)  # the no-op's AppendEntries are in flight
+    effects = [e for cmd in ("x", "y", "z") for e in h.call(leader.start, cmd)]
+    assert [e for e in effects if isinstance(e, Sent)] == []
+    h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
+    sent = h.sent(AppendEntries, to="b")
+    assert len(sent) == 1 and [e.command for e in sent[0].msg.entries] == ["x", "y", "z"]
+    h.clear()
+    h.fire("raft/heartbeat")  # c never answered: the heartbeat sends it everything
+    assert [e.command for e in h.sent(AppendEntries, to="c")[0].msg.entries] == [
+        None, "x", "y", "z"]
 
 
 def test_a_command_that_does_not_encode_is_refused_at_start() -> None:
