@@ -259,6 +259,7 @@ class Raft(Component):
         self.heard: set[str] = set()  # peers that answered since the last quorum check
         self.snapshot_offset: dict[str, int] = {}  # per follower: the chunk it wants next
         self.inflight: set[str] = set()  # followers with an AppendEntries unanswered
+        self.sent_to: dict[str, int] = {}  # per follower: the last index we sent it
         self.promoting: set[str] = set()  # learners to make voters once caught up
         self.transfer_to: str | None = None  # leadership transfer in progress (§3.10)
         self.read_seq = 0  # the latest heartbeat round for reads (§6.4)
@@ -673,8 +674,9 @@ class Raft(Component):
             self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
             self.maybe_promote(src)
             self.maybe_transfer()
-            if self.role == LEADER and self.next_index[src] <= self.last_log_index:
-                self.send_append_entries(src)  # more to send: keep the follower coming
+            if self.role == LEADER and self.next_index[src] <= self.last_log_index \
+                    and self.sent_to.get(src, 0) < self.last_log_index:
+                self.send_append_entries(src)  # entries it lacks and we have not sent
             return
         if msg.conflict_term and self.last_index_of(msg.conflict_term):
             next_index = self.last_index_of(msg.conflict_term) + 1
@@ -707,7 +709,7 @@ class Raft(Component):
         self.track_followers()
         self.heard = set()
         self.snapshot_offset = {}
-        self.inflight = set()
+        self.inflight, self.sent_to = set(), {}
         self.acked_seq = {}
         self.transfer_to = None
         self.cancel_timer("election")
@@ -730,6 +732,7 @@ class Raft(Component):
             self.match_index.pop(gone, None)
             self.snapshot_offset.pop(gone, None)
             self.inflight.discard(gone)
+            self.sent_to.pop(gone, None)
 
     def leader_append(self, entry: Entry) -> None:
         """Append a new entry at the leader, sync it, send it to every follower, and
@@ -751,8 +754,10 @@ class Raft(Component):
 
         A new command is sent at once only to followers with no AppendEntries in flight;
         the others get it, with everything else they lack, in one message when they
-        answer (or at the next heartbeat, which also retransmits what a loss held up):
-        a burst of commands costs a round trip or two per follower, not one each."""
+        answer; an answer leads to another message only if it asks for entries we have
+        not sent yet (or the follower's log did not match). The heartbeat sends
+        everything from nextIndex again, so a loss delays entries by one heartbeat at
+        most: a burst of commands costs a round trip or two per follower, not one each."""
         if self.next_index[peer] <= self.snapshot_index:
             self.send_snapshot(peer)
             return
@@ -762,6 +767,7 @@ class Raft(Component):
         self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev),
                                       entries, self.commit_index, seq=self.read_seq))
         self.inflight.add(peer)
+        self.sent_to[peer] = prev + len(entries)
 
     def advance_commit_index(self) -> None:
         """Leaders (§5.3, §5.4.2): "if there exists an N such that N > commitIndex, a
@@ -1063,11 +1069,11 @@ class Raft(Component):
 
     @staticmethod
     def wire_form(value: Any, what: str) -> Any:
-        """``value`` as every server will see it, or a UsageError if it cannot cross
-        the wire."""
+        """``value`` as every server will see it (a tuple becomes a list), or a
+        UsageError if it cannot cross the wire."""
         try:
-            codec.json_text(value)  # plain JSON only: no sets (their order varies), no NaN
-            return codec.decode(codec.loads(codec.dumps(codec.encode(Entry(0, value))))).command
+            # Plain JSON only: no sets (their order varies), no NaN, no objects.
+            return json.loads(codec.json_text(value))
         except (CodecError, TypeError, ValueError) as exc:
             raise UsageError(f"{what} {value!r} cannot be replicated, because it does not "
                              f"encode as JSON ({exc}); use ints, strings, lists and "

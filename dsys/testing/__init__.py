@@ -19,6 +19,12 @@ fixtures and options available in every pytest run:
   traces of the simulations it built and prints the seed, the last trace events, where
   the traces were saved and the one command that replays exactly that failure.
 
+:mod:`dsys.testing.raft` is a Raft test harness in virtual time (MIT 6.5840's tester):
+:class:`~dsys.testing.raft.RaftCluster` and :class:`~dsys.testing.raft.RaftAdapter`, with
+the scenarios of MIT's Raft tests in :mod:`dsys.testing.raft_scenarios` (``SCENARIOS``).
+Their names are importable from here too; they load on first use, so the pytest plugin does
+not import Raft.
+
 Example test::
 
     import pytest
@@ -29,6 +35,9 @@ Example test::
         sim = simulation(network=Network(drop=0.3))
         ...
 """
+
+import importlib
+from typing import Any
 
 from dsys.testing.harness import (
     Completed,
@@ -48,7 +57,16 @@ from dsys.testing.harness import (
 )
 from dsys.testing.plugin import SimulationFactory
 
+#: Names loaded on first use (PEP 562), from the module that defines them.
+_LAZY = {
+    "RaftAdapter": "dsys.testing.raft",
+    "RaftCluster": "dsys.testing.raft",
+    "SCENARIOS": "dsys.testing.raft_scenarios",
+    "Scenario": "dsys.testing.raft_scenarios",
+}
+
 __all__ = [
+    "SCENARIOS",
     "Completed",
     "Crashed",
     "Effect",
@@ -56,6 +74,9 @@ __all__ = [
     "Log",
     "NodeHarness",
     "Note",
+    "RaftAdapter",
+    "RaftCluster",
+    "Scenario",
     "Sent",
     "SimulationFactory",
     "StorageDelete",
@@ -65,3 +86,10 @@ __all__ = [
     "TimerFired",
     "TimerSet",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dsys.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
