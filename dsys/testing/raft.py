@@ -818,7 +818,7 @@ class RaftCluster:
         # The trace's own tuples (time, node, kind, data), as the simulator records them:
         # building a TraceEvent for each (trace[i]) cost 15% of the wall time of the churn
         # scenarios (measured with bench/raft.py), where this runs after every event.
-        raw = trace._raw
+        raw = trace.raw()
         try:
             while position < end:
                 _time, node, kind, data = raw[position]

@@ -189,6 +189,18 @@ class Trace(Sequence[TraceEvent]):
         way to record (it ignores ``enabled``; hosts check it once)."""
         return self._raw.append
 
+    def raw(self, start: int = 0) -> list[tuple[float, str, str, dict[str, Any]]]:
+        """The events from position ``start`` on as plain ``(time, node, kind, data)``
+        tuples, for checkers that read a growing trace after every event (building a
+        :class:`TraceEvent` for each costs more than the check). Do not change them.
+
+        Example:
+            >>> from dsys.trace import Trace, TraceEvent
+            >>> Trace([TraceEvent(0.5, "a", "log", {"text": "hi"})]).raw()
+            [(0.5, 'a', 'log', {'text': 'hi'})]
+        """
+        return self._raw[start:] if start else self._raw
+
     def __len__(self) -> int:
         return len(self._raw)
 
