@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "dsys.search.cli",  # adds `dsys check model` to the check group
     "dsys.labs.cli",
     "dsys.runtime.cli",
+    "dsys.runtime.kv_cli",  # `dsys kv`, a client of dsys.kv:KVServer clusters
 )
 
 

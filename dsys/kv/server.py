@@ -111,7 +111,11 @@ class KVService(Component):
                 self.reply(src, msg, result["status"], result["value"])
             else:
                 self.reply(src, msg, WRONG_LEADER)
-        if self.max_raft_state is not None and self.raft.log_bytes() > self.max_raft_state:
+        # One snapshot per batch of applies (at its last entry), not one per entry: a
+        # backlog of committed entries stays in the log until applied, and snapshotting
+        # at each of them would rewrite the whole state once per entry.
+        if (self.max_raft_state is not None and self.raft.log_bytes() > self.max_raft_state
+                and self.raft.last_applied == self.raft.commit_index):
             self.raft.snapshot(index, self.store.snapshot())
 
     def reply(self, src: str, msg: KVRequest, status: str, value: Any = None) -> None:

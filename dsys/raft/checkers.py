@@ -89,48 +89,49 @@ def check_log_matching(trace: Trace, *, component: str | None = None) -> Report:
     """If two logs hold an entry with the same index and term, they agree on the terms
     of all entries up to it (§5.3). Judged on every elected leader's log (its ``terms``,
     from index ``first``: the entries before it are in its snapshot) and on the entries
-    applied (which form each server's committed prefix, from its last restored snapshot)."""
-    logs: list[tuple[float, str, int, list[int]]] = []  # (when, whose, first index, terms)
-    applied: dict[tuple[str, int], tuple[int, list[int]]] = {}  # (node, incarnation)
+    applied (which form each server's committed prefix, from its last restored snapshot).
+    A violation is dated when both logs held the entries it is about."""
+    # (whose, first index, terms, when each entry was there): a leader's log at its
+    # election, or a server's applied prefix as it grows.
+    logs: list[tuple[str, int, list[int], list[float]]] = []
+    applied: dict[tuple[str, int], tuple[int, list[int], list[float]]] = {}
     incarnation: dict[str, int] = {}
     for time, node, event, data in _raft_events(trace, component):
         if event == "elected":
-            logs.append((time, node, data.get("first", 1), list(data["terms"])))
+            terms = list(data["terms"])
+            logs.append((node, data.get("first", 1), terms, [time] * len(terms)))
         elif event in ("apply", "restore"):
             key = (node, incarnation.get(node, 0))
             if event == "restore" or key not in applied:
                 # one growing list per incarnation and snapshot: its applied prefix
                 first = data["index"] + 1 if event == "restore" else 1
-                applied[key] = (first, [])
-                logs.append((time, f"{node} (applied)", first, applied[key][1]))
-            first, terms = applied[key]
+                applied[key] = (first, [], [])
+                logs.append((f"{node} (applied)", first, applied[key][1], applied[key][2]))
+            first, terms, times = applied[key]
             if event == "apply" and data["index"] == first + len(terms):
                 terms.append(data["term"])
+                times.append(time)
         elif event == "restart":
             incarnation[node] = incarnation.get(node, 0) + 1
     found: list[Violation] = []
-    for i, (time_a, a, first_a, terms_a) in enumerate(logs):
-        for time_b, b, first_b, terms_b in logs[i + 1:]:
+    for i, (a, first_a, terms_a, times_a) in enumerate(logs):
+        for b, first_b, terms_b, times_b in logs[i + 1:]:
             low = max(first_a, first_b)
             high = min(first_a + len(terms_a), first_b + len(terms_b))  # exclusive
-
-            def term(terms: list[int], first: int, index: int) -> int:
-                return terms[index - first]
-
             last_match = max((k for k in range(low, high)
-                              if term(terms_a, first_a, k) == term(terms_b, first_b, k)),
-                             default=None)
+                              if terms_a[k - first_a] == terms_b[k - first_b]), default=None)
             if last_match is None:
                 continue
             for k in range(low, last_match):
-                ta, tb = term(terms_a, first_a, k), term(terms_b, first_b, k)
+                ta, tb = terms_a[k - first_a], terms_b[k - first_b]
                 if ta != tb:
-                    found.append(Violation(max(time_a, time_b), (a, b), (
-                        f"the logs of {a} (t={time_a:.6f}) and {b} (t={time_b:.6f}) both "
-                        f"hold an entry of term {term(terms_a, first_a, last_match)} at "
-                        f"index {last_match}, but differ at index {k} (terms {ta} and "
-                        f"{tb})")))
+                    when = max(times_a[last_match - first_a], times_b[last_match - first_b])
+                    found.append(Violation(when, (a, b), (
+                        f"the logs of {a} and {b} both hold an entry of term "
+                        f"{terms_a[last_match - first_a]} at index {last_match} (by "
+                        f"t={when:.6f}), but differ at index {k} (terms {ta} and {tb})")))
                     break
+    found.sort(key=lambda v: v.time)
     return Report("log matching", tuple(found), len(logs), "logs")
 
 

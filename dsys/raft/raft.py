@@ -815,8 +815,7 @@ class Raft(Component):
 
     def committed_in_term(self) -> bool:
         """True once an entry of this leader's term is committed (its no-op, first)."""
-        return self.commit_index > self.snapshot_index and \
-            self.term_at(self.commit_index) == self.current_term
+        return self.term_at(self.commit_index) == self.current_term  # the snapshot's too
 
     def may_change_config(self) -> bool:
         """A leader changes the configuration only once an entry of its term is

@@ -212,3 +212,18 @@ def test_sessions_expire_after_their_timeout_of_log_time() -> None:
                              "value": "x", "time": 2.96})
     assert result == {"status": "session expired", "value": None}
     assert store.sessions == {} and store.data == {"k": "w"}
+
+
+def test_a_read_right_after_a_snapshot_at_the_commit_index_is_served() -> None:
+    """A snapshot at every apply (max_raft_state=1): the commit index is the snapshot's
+    index, whose term ReadIndex must still see as this leader's."""
+    from dsys.kv import KVClient
+
+    sim = Simulation(seed=2)
+    for name in ("s1", "s2", "s3"):
+        sim.add_node(name, lambda: KVServer(max_raft_state=1))
+    ops = iter([{"f": "put", "key": "x", "value": "1"}, {"f": "get", "key": "x", "value": None}])
+    sim.add_client("c1", KVClient, workload=lambda rng: next(ops), ops=2)
+    assert sim.run_until(all_done(2), timeout=5.0)
+    assert [(e["type"], e["value"]) for e in sim.history if e["type"] != "invoke"] == [
+        ("ok", "1"), ("ok", "1")]
