@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from dsys import Simulation
 from dsys.raft import check_all
+from dsys.testing import SimulationFactory
 from dsys.testing.raft import RaftAdapter, RaftCluster
 from dsys.testing.raft_scenarios import (
     SCENARIOS,
@@ -29,22 +31,26 @@ FEW = (0, 1, 2)
 MANY = range(3, 50)
 
 
-def run(name: str, seed: int) -> RaftCluster:
-    """Run scenario ``name`` against the reference with ``seed``; judge its trace too."""
+def run(name: str, seed: int, simulation: Callable[[], Simulation] | None = None
+        ) -> RaftCluster:
+    """Run scenario ``name`` against the reference with ``seed`` (in simulations built
+    by ``simulation``, default plain ones); judge its trace too."""
     scenario = SCENARIOS[name]
     adapter = RaftAdapter.for_component(
         snapshot_every=SNAPSHOT_EVERY if scenario.snapshots else None)
-    cluster = scenario(cluster_factory(adapter, lambda: Simulation(seed=seed)))
+    cluster = scenario(cluster_factory(adapter, simulation or (lambda: Simulation(seed=seed))))
     report = check_all(cluster.sim.trace)
     assert report.ok, f"{name}, seed {seed}: {report.explain()}"
     assert not cluster.warnings, f"{name}, seed {seed}: {cluster.warnings}"
     return cluster
 
 
-@pytest.mark.parametrize(("name", "seed"), [
-    pytest.param(name, seed, id=f"{name}-{seed}") for name in SCENARIOS for seed in FEW])
-def test_mit_scenario(name: str, seed: int) -> None:
-    run(name, seed)
+@pytest.mark.dsys(runs=len(FEW))
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_mit_scenario(name: str, dsys_seed: int, simulation: SimulationFactory) -> None:
+    """Through the pytest plugin: ``--dsys-runs N`` runs N seeds, and a failure prints
+    its seed, the end of its trace and the command that replays it."""
+    run(name, dsys_seed, lambda: simulation())
 
 
 @pytest.mark.soak
