@@ -32,4 +32,5 @@ DEMOS = {
     "paxos": "dsys.demos.paxos",
     "2pc": "dsys.demos.two_phase_commit",
     "raft": "dsys.demos.raft",
+    "swim": "dsys.demos.swim",
 }
