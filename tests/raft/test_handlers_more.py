@@ -420,6 +420,9 @@ def test_reads_fail_on_a_follower_and_when_the_leader_steps_down() -> None:
     ({"raft/log/length": "3"}, "raft/log/length", "not a int"),
     ({"raft/snapshot": {"index": 1, "term": -1, "data": None, "config": {}}},
      "raft/snapshot.term", "is -1"),
+    ({"raft/snapshot": {"index": 3, "term": 1, "data": None,
+                        "config": {"voters": ["a", "b", "c"]}}, "raft/log/length": 2},
+     "raft/log/length", "before the snapshot's index 3"),
 ])
 def test_a_server_refuses_to_start_from_corrupt_storage(storage: dict[str, Any], field: str,
                                                         problem: str) -> None:
