@@ -42,6 +42,7 @@ import trio
 
 from dsys import Node, message
 from dsys.core import codec
+from dsys.runtime import DataDir
 from dsys.runtime.wire import Wire
 
 HERE = Path(__file__).resolve()
@@ -288,12 +289,10 @@ def run_dsys(transport: str, requests: int, workdir: Path, codec_name: str,
                                       stderr=subprocess.DEVNULL))
         pin(procs[1], "client")
         deadline = time.monotonic() + 300
-        result_file = data / "storage.json"
         while time.monotonic() < deadline:
-            if result_file.exists():
-                stored = json.loads(result_file.read_text())
-                if "result" in stored:
-                    return dict(stored["result"])
+            stored = DataDir(data, "driver").read()  # storage.json with the log replayed
+            if "result" in stored:
+                return dict(stored["result"])
             time.sleep(0.1)
         raise RuntimeError(f"dsys {transport} benchmark did not finish")
     finally:

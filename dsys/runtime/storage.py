@@ -1,18 +1,39 @@
-"""A node's data directory: ``node.storage`` kept on disk, written atomically.
+"""A node's data directory: ``node.storage`` kept on disk, a sync costing one append.
 
-``DataDir`` holds two files:
+The rules of this file: a byte is on disk only after ``fsync``; a file is replaced only by
+rename (after an ``fsync`` of the new file, followed by an ``fsync`` of the directory); the
+log is only appended to, cut back to its last valid record, or emptied once everything in
+it is in ``storage.json``.
 
-* ``storage.json``: the node's durable storage, rewritten whole on every
-  :meth:`~dsys.core.storage.Storage.sync` that changed something;
+``DataDir`` holds three files:
+
+* ``storage.log``: the write-ahead log. Each :meth:`~dsys.core.storage.Storage.sync` that
+  changed something appends one record, the keys written and deleted since the last one,
+  then ``fsync`` of the log only: one small write, not the whole state;
+* ``storage.json``: the state as of the last *compaction*, human-readable. When the log
+  grows past ``log_limit`` (1 MiB, or 4 times the state if that is larger), the whole state
+  is written here atomically (temporary file ``.storage.json.<pid>.tmp``, ``fsync``,
+  ``rename``, ``fsync`` of the directory), and then the log is emptied;
 * ``node.json``: whose directory this is, and how many times the node has started (so a
   restart calls ``on_recover`` instead of ``on_start``).
 
-Every write is atomic: write a temporary file (``.storage.json.<pid>.tmp``), ``fsync`` it,
-``rename`` it over the old one, ``fsync`` the directory. A crash (even ``kill -9`` or a
-power cut) leaves either the old file or the new one, never a torn mix; once ``sync()``
-returns, the data survives. This is the discipline real storage engines follow, at the
-smallest scale. A crash in the middle of a write leaves its temporary file behind:
-opening the directory again removes such leftovers of processes that no longer run.
+Opening the directory loads ``storage.json`` and replays the log over it, in order.
+
+* A log record is one line: ``<length> <crc32> <json>``, the length and CRC-32 of the JSON,
+  in hex. A crash in the middle of an append leaves a torn *last* line: it was never
+  acknowledged, so it is dropped (and cut off the file). A bad line with more after it is
+  damage, not a crash: opening stops with a :class:`~dsys.errors.ConfigError` naming the
+  file and the offset, rather than silently lose what follows.
+* ``storage.json`` and every record carry a *generation*, raised by each compaction. A
+  crash after the new ``storage.json`` is in place but before the log is emptied leaves
+  records of the older generation: they are already in ``storage.json``, so they are
+  skipped (replaying them could bring back a key deleted since), and opening finishes the
+  compaction. A log *newer* than ``storage.json`` means an older ``storage.json`` was put
+  back: a clear error.
+* A crash in the middle of writing ``storage.json`` leaves its temporary file behind:
+  opening the directory again removes such leftovers of processes that no longer run.
+
+Once ``sync()`` returns, its writes survive a crash, even ``kill -9`` or a power cut.
 
 Example:
     >>> import tempfile
@@ -23,17 +44,22 @@ Example:
     >>> recovered
     False
     >>> storage["term"] = 3
-    >>> storage.sync()                        # now on disk
+    >>> storage.sync()                        # now on disk: one record appended to the log
     >>> storage2, recovered = DataDir(folder, "a").open()
     >>> storage2["term"], recovered
     (3, True)
+    >>> DataDir(folder, "a").read()
+    {'term': 3}
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
+import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +67,12 @@ from dsys.core.storage import Storage
 from dsys.errors import ConfigError
 
 STORAGE_FILE = "storage.json"
+LOG_FILE = "storage.log"
 META_FILE = "node.json"
+#: Marks a ``storage.json`` that carries a generation (older ones hold the values only).
+STORAGE_FORMAT = "dsys-storage/2"
+#: Compact once the log is larger than this, or than 4 times the state if that is larger.
+LOG_LIMIT = 1 << 20
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -53,9 +84,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     tmp = _temporary(path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
         if durable:
             os.fsync(fd)
     finally:
@@ -119,13 +148,20 @@ class DataDir:
 
     A directory belongs to one node: opening it for another id is a
     :class:`~dsys.errors.ConfigError`, so two nodes can never share (and corrupt) one.
+    ``log_limit`` is the log size (bytes) that triggers a compaction; see the module
+    docstring.
     """
 
-    def __init__(self, path: str | os.PathLike[str], node_id: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], node_id: str, *,
+                 log_limit: int = LOG_LIMIT) -> None:
         self.path = Path(path)
         self.node_id = node_id
+        self.log_limit = log_limit
         self.starts = 0
-        self._written: dict[str, str] | None = None
+        self._written: dict[str, str] | None = None  # what storage.json + the log hold
+        self._generation = 0  # of storage.json, and of every record in the log
+        self._log_size: int | None = None  # bytes in the log; None: no log file yet
+        self._state_size = 0  # bytes of storage.json at the last compaction
 
     def open(self) -> tuple[Storage, bool]:
         """Load the durable storage; return it (wired to write here on every sync) and
@@ -146,30 +182,123 @@ class DataDir:
         self.starts = (previous if isinstance(previous, int) else 0) + 1
         atomic_write(self.path / META_FILE,
                      _json_bytes({"node": self.node_id, "starts": self.starts}))
-        stored = self._read_json(STORAGE_FILE, {})
-        if not isinstance(stored, dict):
-            raise ConfigError(f"{self.path / STORAGE_FILE} is not a JSON object; it was not "
-                              "written by dsys")
-        durable = {str(k): json.dumps(v, separators=(",", ":")) for k, v in stored.items()}
+        durable, replay = self._load()
+        self._generation, self._state_size = replay.generation, replay.state_size
+        self._log_size = replay.size
         self._written = dict(durable)
+        if replay.stale:  # a crash mid-compaction: finish it, so the log holds one generation
+            self._compact(durable)
+        elif replay.size is not None and replay.good_end < replay.size:
+            self._cut_log(replay.good_end)  # a torn last record: the next append follows it
         storage = Storage(durable)
         storage.on_sync = self._on_sync
-        storage.origin = str(self.path / STORAGE_FILE)
+        storage.origin = f"{self.path / STORAGE_FILE} (with {self.path / LOG_FILE})"
         return storage, recovered
 
     def read(self) -> dict[str, Any]:
-        """The durable contents as values (for tools and tests; the node uses storage)."""
-        stored = self._read_json(STORAGE_FILE, {})
-        return dict(stored) if isinstance(stored, dict) else {}
+        """The durable contents as values (for tools and tests; the node uses storage).
+
+        Safe while the node runs: it changes no file, and ignores a record being appended.
+        """
+        for attempt in range(3):
+            try:
+                durable, _ = self._load()
+            except _LogIsNewer:  # a compaction ran between reading the two files: again
+                if attempt == 2:
+                    raise
+                continue
+            return {k: json.loads(v) for k, v in sorted(durable.items())}
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def compact(self) -> None:
+        """Write everything synced so far to ``storage.json`` and empty the log (a sync
+        does this by itself when the log grows past its limit)."""
+        if self._written is None:
+            raise RuntimeError("DataDir.compact() before open()")
+        self._compact(self._written)
+
+    # ----- writing -------------------------------------------------------------------
 
     def _on_sync(self, storage: Storage) -> None:
         snapshot = storage.durable_snapshot()
-        if snapshot == self._written:
-            return  # nothing changed since the last write: skip the (slow) fsyncs
-        # Values are stored as JSON values (not JSON text) so the file is easy to read.
-        values = {k: json.loads(v) for k, v in sorted(snapshot.items())}
-        atomic_write(self.path / STORAGE_FILE, _json_bytes(values))
+        written = self._written if self._written is not None else {}
+        # Comparing whole maps is O(state), but in memory: 0.07 ms for 1,000 keys, against
+        # the ms an fsync costs. (The hook sees the state after the sync, not the writes.)
+        changed = {k: v for k, v in snapshot.items() if written.get(k) != v}
+        deleted = sorted(written.keys() - snapshot.keys())
+        if not changed and not deleted:
+            return  # nothing changed since the last write: skip the (slow) fsync
+        record = _record(self._generation, changed, deleted)
+        log_size = self._log_size or 0
+        if log_size + len(record) > max(self.log_limit, 4 * self._state_size):
+            self._compact(snapshot)  # the whole state, instead of one more record
+        else:
+            self._append(record)
         self._written = snapshot
+
+    def _append(self, record: bytes) -> None:
+        created = self._log_size is None
+        # Opened per append (a few microseconds) so no descriptor outlives a sync.
+        fd = os.open(self.path / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            _write_all(fd, record)
+            os.fsync(fd)
+        except OSError:
+            # A full disk may have taken half the record: cut it off, or the next append
+            # would follow a damaged record. The writes stay unsynced here (not in
+            # _written), so the next sync that succeeds writes them again.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._log_size or 0)
+            raise
+        finally:
+            os.close(fd)
+        if created:  # a new name in the directory: make the name durable too
+            _fsync_directory(self.path)
+        self._log_size = (self._log_size or 0) + len(record)
+
+    def _compact(self, snapshot: dict[str, str]) -> None:
+        # Order matters: the new storage.json (one generation up) is on disk, renamed and
+        # its directory fsynced before the log is emptied. A crash in between leaves a log
+        # of the older generation, which opening skips: nothing is lost or brought back.
+        generation = self._generation + 1
+        values = {k: json.loads(v) for k, v in sorted(snapshot.items())}
+        data = _json_bytes({"format": STORAGE_FORMAT, "generation": generation,
+                            "values": values})
+        atomic_write(self.path / STORAGE_FILE, data)
+        self._generation, self._state_size = generation, len(data)
+        if self._log_size is not None:
+            self._cut_log(0)
+
+    def _cut_log(self, size: int) -> None:
+        """Shorten the log to ``size`` bytes, durably (its name is unchanged: no
+        directory ``fsync``)."""
+        fd = os.open(self.path / LOG_FILE, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._log_size = size
+
+    # ----- reading -------------------------------------------------------------------
+
+    def _load(self) -> tuple[dict[str, str], _Replay]:
+        """The durable contents (JSON text per key): storage.json, then the log over it."""
+        json_path = self.path / STORAGE_FILE
+        stored = self._read_json(STORAGE_FILE, {})
+        if not isinstance(stored, dict):
+            raise ConfigError(f"{json_path} is not a JSON object; it was not written by dsys")
+        if stored.get("format") == STORAGE_FORMAT:
+            generation, values = stored.get("generation"), stored.get("values")
+            if not isinstance(generation, int) or not isinstance(values, dict):
+                raise ConfigError(f"{json_path} has no valid 'generation' and 'values'; "
+                                  "it was not written by dsys")
+        else:  # written before the log existed: the values alone, generation 0
+            generation, values = 0, stored
+        durable = {str(k): json.dumps(v, separators=(",", ":")) for k, v in values.items()}
+        replay = _replay_log(self.path / LOG_FILE, generation, durable)
+        replay.state_size = json_path.stat().st_size if json_path.exists() else 0
+        return durable, replay
 
     def _read_json(self, name: str, default: Any) -> Any:
         path = self.path / name
@@ -179,6 +308,113 @@ class DataDir:
             return default
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from None
+
+
+# ----- the log's records ---------------------------------------------------------------
+
+class _Replay:
+    """What loading found: the generation and size of storage.json; the log's size (None:
+    no log), where its last valid record ends, and whether it holds records of an older
+    generation (skipped: storage.json has them, from a compaction cut short)."""
+
+    __slots__ = ("generation", "good_end", "size", "stale", "state_size")
+
+    def __init__(self, generation: int, size: int | None, good_end: int,
+                 stale: bool) -> None:
+        self.generation, self.size, self.good_end, self.stale = generation, size, good_end, stale
+        self.state_size = 0
+
+
+class _LogIsNewer(ConfigError):
+    """The log is of a later generation than storage.json (see :func:`_replay_log`)."""
+
+
+def _record(generation: int, changed: dict[str, str], deleted: list[str]) -> bytes:
+    """One log line: ``<length> <crc32> <json>``, length and CRC of the JSON in hex."""
+    # The values are JSON text already (compact, so without newlines): embed them as is.
+    written = ",".join(f"{json.dumps(k)}:{v}" for k, v in changed.items())
+    body = f'{{"gen":{generation},"set":{{{written}}},"del":{json.dumps(deleted)}}}'.encode()
+    return b"%x %08x %s\n" % (len(body), zlib.crc32(body), body)
+
+
+def _parse_record(line: bytes) -> dict[str, Any] | None:
+    """The record on ``line`` (without its newline), or None if it is damaged."""
+    try:
+        length_text, crc_text, body = line.split(b" ", 2)
+        if int(length_text, 16) != len(body) or int(crc_text, 16) != zlib.crc32(body):
+            return None
+        record = json.loads(body)
+    except ValueError:
+        return None
+    if (not isinstance(record, dict) or not isinstance(record.get("gen"), int)
+            or not isinstance(record.get("set"), dict)
+            or not isinstance(record.get("del"), list)
+            or not all(isinstance(key, str) for key in record["del"])):
+        return None
+    return record
+
+
+_RECORD_HEADER = re.compile(rb"([0-9a-f]+) [0-9a-f]{8} ")
+
+
+def _ends_with_a_record(line: bytes) -> bool:
+    """Whether a damaged ``line`` ends with a whole valid record: then it is not one torn
+    append (the records after a torn one are cut off at open), but a damaged record
+    followed by a good one (acknowledged, so it must not be dropped)."""
+    header = _RECORD_HEADER.search(line)
+    while header is not None:  # overlapping matches: a header may follow hex digits
+        if (header.end() + int(header[1], 16) == len(line)
+                and _parse_record(line[header.start():]) is not None):
+            return True
+        header = _RECORD_HEADER.search(line, header.start() + 1)
+    return False
+
+
+def _replay_log(path: Path, generation: int, durable: dict[str, str]) -> _Replay:
+    """Apply the log's records of ``generation`` to ``durable``, in order: skip those of
+    an older one, stop at a torn last record, refuse damage anywhere else."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return _Replay(generation, None, 0, False)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    offset = 0
+    stale = applied = False
+    while offset < len(data):
+        end = data.find(b"\n", offset)
+        record = _parse_record(data[offset:end]) if end != -1 else None
+        if record is None:
+            if end == -1 or (end == len(data) - 1 and not _ends_with_a_record(data[offset:end])):
+                break  # a torn last record: a crash mid-append, never acknowledged
+            raise ConfigError(
+                f"{path} is damaged at offset {offset}: the record there is not a valid "
+                "dsys log record, and more records follow it. Refusing to start with part "
+                "of the node's storage; restore the data directory from a backup")
+        if record["gen"] < generation:
+            if applied:
+                raise ConfigError(f"{path} has a record of an older generation at offset "
+                                  f"{offset}, after newer ones; it was not written by dsys")
+            stale = True  # written before the last compaction: storage.json has it
+        elif record["gen"] > generation:
+            raise _LogIsNewer(
+                f"{path} (generation {record['gen']}, offset {offset}) is newer than "
+                f"{path.with_name(STORAGE_FILE)} (generation {generation}): an older "
+                f"{STORAGE_FILE} was put back; restore both files from the same backup")
+        else:
+            applied = True
+            for key, value in record["set"].items():
+                durable[key] = json.dumps(value, separators=(",", ":"))
+            for key in record["del"]:
+                durable.pop(key, None)
+        offset = end + 1
+    return _Replay(generation, len(data), offset, stale)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _json_bytes(value: Any) -> bytes:

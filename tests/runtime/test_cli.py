@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from dsys.runtime import DataDir
 from tests.runtime.helpers import (
     child_env,
     cluster_text,
@@ -110,7 +111,7 @@ async def test_cluster_up_runs_every_node_and_stops_them_on_sigterm(tmp_path: Pa
             stdout=output, stderr=subprocess.STDOUT, env=child_env())
         try:
             def everywhere() -> bool:
-                return all(read_json(tmp_path / "data" / n / "storage.json").get("seen")
+                return all(DataDir(tmp_path / "data" / n, n).read().get("seen")
                            == [0, 1, 2] for n in ("n1", "n2", "n3"))
             await wait_until(everywhere, DEADLINE, "every value everywhere", out.read_text)
             process.send_signal(signal.SIGTERM)
