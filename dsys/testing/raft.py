@@ -671,25 +671,28 @@ class RaftCluster:
             return None
         return self.adapter.start(node, command)
 
-    def one(self, command: Any, expected_servers: int, retry: bool = False) -> int:
+    def one(self, command: Any, expected_servers: int, retry: bool = False, *,
+            tries: int = 10) -> int:
         """MIT's ``cfg.one``: have ``command`` committed and applied by at least
         ``expected_servers`` servers, and return its index. Tries each connected
         running server until one accepts it; waits two election timeouts for agreement;
-        with ``retry`` tries again until ten election timeouts have passed."""
-        process = self.submit(command, expected_servers, retry)
-        return self.join(process, timeout=13 * self.adapter.election_timeout)
+        with ``retry`` tries again until ``tries`` election timeouts have passed (MIT:
+        ten)."""
+        process = self.submit(command, expected_servers, retry, tries=tries)
+        return self.join(process, timeout=(tries + 3) * self.adapter.election_timeout)
 
-    def submit(self, command: Any, expected_servers: int, retry: bool = False) -> Process:
+    def submit(self, command: Any, expected_servers: int, retry: bool = False, *,
+               tries: int = 10) -> Process:
         """:meth:`one` as a :class:`Process` (MIT's ``go cfg.one(...)``)."""
-        return self.spawn(self._one(command, expected_servers, retry),
+        return self.spawn(self._one(command, expected_servers, retry, tries),
                           name=f"one({command!r})")
 
-    def _one(self, command: Any, expected: int, retry: bool) -> Steps:
+    def _one(self, command: Any, expected: int, retry: bool, tries: int = 10) -> Steps:
         timeout = self.adapter.election_timeout
         began = self.sim.now
         starts = 0
         tried: list[str] = []
-        while self.sim.now - began < 10 * timeout:
+        while self.sim.now - began < tries * timeout:
             index = None
             for _ in self.names:
                 starts = (starts + 1) % len(self.names)
@@ -715,7 +718,7 @@ class RaftCluster:
                     f"{2 * timeout:g} s {self._describe_index(index)} (wanted {expected} "
                     f"servers; virtual time t={self.sim.now:.6f})")
         raise AssertionError(
-            f"one({command!r}) failed to reach agreement within {10 * timeout:g} s: "
+            f"one({command!r}) failed to reach agreement within {tries * timeout:g} s: "
             + ("; ".join(tried[-3:]) if tried else "no connected server accepted it")
             + f" (virtual time t={self.sim.now:.6f})")
 
