@@ -222,6 +222,40 @@ def old_terms_do_not_count(trial: Trial) -> None:
             "someone else, and that term may have its leader already.")
 
 
+@graded(points=5, runs=3)
+def a_vote_counts_once(trial: Trial) -> None:
+    """A vote that arrives twice (the network copied it) counts once."""
+    impl = messages(trial)
+    sim = trial.simulation()
+    sim.add_node("candidate", trial.impl.RaftNode)
+    for name in ("b", "c", "d", "e"):
+        sim.add_node(name, Probe)
+    trial.run(sim, 0.001)
+    b: Probe = sim.node("b")  # type: ignore[assignment]
+    c: Probe = sim.node("c")  # type: ignore[assignment]
+    got = trial.run_until(
+        sim, lambda s: bool(_requests_from(b, "candidate", impl.RequestVote)),
+        timeout=ELECTION_WAIT)
+    assert got, (f"a server with four silent peers sent no RequestVote within "
+                 f"{ELECTION_WAIT:g} s: does its election timer start an election?")
+    term = _requests_from(b, "candidate", impl.RequestVote)[-1].term
+    b.send("candidate", impl.RequestVoteReply(term, True))
+    b.send("candidate", impl.RequestVoteReply(term, True))  # the network's copy
+    trial.run(sim, sim.now + 0.02)
+    state = sim.node("candidate").get_state()  # type: ignore[union-attr]
+    if state[1] and state[0] == term:
+        raise AssertionError(
+            f"a candidate of term {term} in a group of five became leader with its own "
+            "vote and b's, which arrived twice: two votes of five are no majority. Count "
+            "voters (a set of ids), not replies: the network may copy a message.")
+    c.send("candidate", impl.RequestVoteReply(term, True))
+    trial.run(sim, sim.now + 0.02)
+    state = sim.node("candidate").get_state()  # type: ignore[union-attr]
+    assert state == (term, True), (
+        f"a candidate of term {term} with its own vote, b's and c's (three of five) did "
+        f"not become leader of term {term}: get_state() says {state}")
+
+
 @graded(points=5, runs=5)
 def granting_a_vote_resets_the_timer(trial: Trial) -> None:
     """A server granting votes more often than it would time out never stands for election."""
@@ -319,7 +353,7 @@ def calm_network_keeps_its_leader(trial: Trial) -> None:
             "become a follower on AppendEntries of its own term?")
 
 
-@graded(points=10, runs=10)
+@graded(points=5, runs=10)
 def stale_leader_steps_down(trial: Trial) -> None:
     """A deposed leader that hears only the followers' replies learns the new term, steps down."""
     c = cluster(trial, 3)

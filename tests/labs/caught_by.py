@@ -71,6 +71,7 @@ CAUGHT_BY: dict[str, dict[str, str]] = {
     },
     "lab4": {
         "candidate_ignores_leader": "calm_network_keeps_its_leader",
+        "counts_copied_votes": "a_vote_counts_once",
         "counts_votes_of_old_terms": "old_terms_do_not_count",
         "fixed_election_timeout": "calm_network_keeps_its_leader",
         "forgets_vote_after_crash": "vote_survives_a_crash",

@@ -100,24 +100,10 @@ class Nodes:
         return proc.wait(timeout=15)
 
     def stop_all(self) -> dict[str, int | None]:
-        codes = {}
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for node_id, proc in self.procs.items():
-            try:
-                codes[node_id] = proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[node_id] = None
-        return codes
+        return stop_processes(self.procs)
 
     def kill_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
+        kill_processes(self.procs)
 
     def is_up(self, node_id: str) -> bool:
         return read_json(self.status(node_id)).get("state") == "up"
@@ -129,6 +115,31 @@ class Nodes:
 
 
 @contextlib.contextmanager
+def stop_processes(procs: dict[str, subprocess.Popen[Any]]) -> dict[str, int | None]:
+    """SIGTERM every running process, then wait for each (killing it after 15 s): its
+    exit code, or None if it had to be killed."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    codes: dict[str, int | None] = {}
+    for name, proc in procs.items():
+        try:
+            codes[name] = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes[name] = None
+    return codes
+
+
+def kill_processes(procs: dict[str, subprocess.Popen[Any]]) -> None:
+    """SIGKILL every running process and reap it."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+
+
 def nodes_of(cluster: Path, workdir: Path) -> Iterator[Nodes]:
     nodes = Nodes(cluster, workdir)
     try:

@@ -38,7 +38,9 @@ from tests.runtime.helpers import (
     child_env,
     cluster_text,
     dsys_command,
+    kill_processes,
     nodes_of,
+    stop_processes,
     wait_until,
 )
 
@@ -99,24 +101,10 @@ class Clients:
 
     def stop_all(self) -> dict[str, int | None]:
         """SIGTERM: each client writes its last line and exits (an open operation is info)."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes: dict[str, int | None] = {}
-        for client, proc in self.procs.items():
-            try:
-                codes[client] = proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[client] = None
-        return codes
+        return stop_processes(self.procs)
 
     def kill_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
+        kill_processes(self.procs)
 
     def logs(self) -> str:
         return "\n".join(f"--- {c} ---\n{self.log(c).read_text(errors='replace')}"
