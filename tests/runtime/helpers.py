@@ -114,7 +114,6 @@ class Nodes:
                          for n in self.procs if self.log(n).exists())
 
 
-@contextlib.contextmanager
 def stop_processes(procs: dict[str, subprocess.Popen[Any]]) -> dict[str, int | None]:
     """SIGTERM every running process, then wait for each (killing it after 15 s): its
     exit code, or None if it had to be killed."""
@@ -140,6 +139,7 @@ def kill_processes(procs: dict[str, subprocess.Popen[Any]]) -> None:
             proc.wait(timeout=10)
 
 
+@contextlib.contextmanager
 def nodes_of(cluster: Path, workdir: Path) -> Iterator[Nodes]:
     nodes = Nodes(cluster, workdir)
     try:
