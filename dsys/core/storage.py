@@ -50,7 +50,7 @@ def _frozen_copy(key: str, value: Any) -> str:
 class Storage:
     """A node's persistent key-value store; see the module docstring for its semantics."""
 
-    __slots__ = ("_durable", "_pending", "on_sync", "origin", "syncs")
+    __slots__ = ("_durable", "_pending", "last_synced", "on_sync", "origin", "syncs")
 
     def __init__(self, durable: Mapping[str, str] | None = None) -> None:
         # Both maps hold JSON text: a stored value can never alias a live object.
@@ -58,6 +58,9 @@ class Storage:
         # key -> JSON text, or None for a pending delete. Insertion-ordered.
         self._pending: dict[str, str | None] = {}
         self.syncs = 0
+        #: The keys the last :meth:`sync` made durable (written or deleted), in write
+        #: order: what a host's ``on_sync`` hook has to write out.
+        self.last_synced: tuple[str, ...] = ()
         self.on_sync: Any = None
         #: Where the durable contents live, for error messages about them (the runtime
         #: sets the file's path; the simulator names the node).
@@ -116,12 +119,17 @@ class Storage:
                 self._durable.pop(key, None)
             else:
                 self._durable[key] = text
+        self.last_synced = tuple(self._pending)
         self._pending.clear()
         self.syncs += 1
         if self.on_sync is not None:
             self.on_sync(self)
 
     # Used by hosts (the simulator, the runtime), not by protocol code.
+
+    def durable_text(self, key: str) -> str | None:
+        """The durable JSON text of ``key`` (None if it has none)."""
+        return self._durable.get(key)
 
     def durable_snapshot(self) -> dict[str, str]:
         """The durable contents, as JSON text per key."""

@@ -953,6 +953,9 @@ def figure_8(raft_class: type[Raft] = Raft, seed: int = 0) -> Figure8:
     for other in "abcd":
         sim.block("e", other)
     assert run.raft("e").start("y") == (3, 3)
+    # A leader syncs a new entry with the first message that carries it (with every
+    # follower busy, the next heartbeat's): e's heartbeats are dropped, but sent.
+    step("e synced y", lambda s: run.raft("e").storage.get("raft/log/length") == 3)
     crash_and_heal("e")
     run.steps["b"] = (begin, sim.now)
     # (c) a restarts and is elected in term 4 (by b, c and d); it replicates its term-2

@@ -134,7 +134,7 @@ class KVServer(Node):
     """
 
     def __init__(self, *, reads: Literal["index", "log"] = "index",
-                 max_raft_state: int | None = 4096, session_timeout: float = 60.0,
+                 max_raft_state: int | None = 1_000_000, session_timeout: float = 60.0,
                  **raft_options: Any) -> None:
         super().__init__()
         self.store = KVStore(session_timeout)

@@ -241,6 +241,7 @@ class Raft(Component):
                                 if snap else self.initial)
         # Figure 2's log[] (``log`` is every component's logging method): entries after
         # the snapshot, entries[i - snapshot_index - 1] being the entry at index i.
+        self.unwritten: int | None = None  # the first log index storage may not hold yet
         self.entries: list[Entry] = self.load_log()
         self.log_size = sum(len(codec.json_text(stored(e))) for e in self.entries)
         self.config, self.config_index = self.latest_config()
@@ -260,6 +261,8 @@ class Raft(Component):
         self.snapshot_offset: dict[str, int] = {}  # per follower: the chunk it wants next
         self.inflight: set[str] = set()  # followers with an AppendEntries unanswered
         self.sent_to: dict[str, int] = {}  # per follower: the last index we sent it
+        self.ticks = 0  # heartbeat rounds of this leadership
+        self.sent_tick: dict[str, int] = {}  # per follower: the round of the last request
         self.promoting: set[str] = set()  # learners to make voters once caught up
         self.transfer_to: str | None = None  # leadership transfer in progress (§3.10)
         self.read_seq = 0  # the latest heartbeat round for reads (§6.4)
@@ -369,7 +372,7 @@ class Raft(Component):
         index = self.commit_index if self.committed_in_term() else None
         self.reads.append(PendingRead(self.read_seq, index, callback))
         for peer in self.others:
-            self.send_append_entries(peer)
+            self.heartbeat_to(peer)
         self.serve_reads()
 
     def snapshot(self, index: int, data: Any) -> None:
@@ -460,7 +463,8 @@ class Raft(Component):
             self.on_election_timeout()
         elif name == "heartbeat" and self.role == LEADER:
             for peer in self.others:
-                self.send_append_entries(peer)
+                self.heartbeat_to(peer)
+            self.ticks += 1
             self.set_timer("heartbeat", self.heartbeat)
         elif name == "quorum" and self.role == LEADER:
             self.on_quorum_check()
@@ -661,7 +665,10 @@ class Raft(Component):
         if self.role != LEADER or msg.term < self.current_term or src not in self.next_index:
             return  # a reply to an earlier term's request, or from a removed server
         self.heard.add(src)
-        self.inflight.discard(src)
+        if not msg.success or msg.match_index >= self.sent_to.get(src, 0):
+            # The answer to the request in flight (a success that falls short of it
+            # answers an earlier request or a heartbeat: ours may still arrive).
+            self.inflight.discard(src)
         # A success or a log mismatch (not a stale term): src follows us (§6.4).
         if (msg.success or msg.conflict_index) and msg.seq > self.acked_seq.get(src, 0):
             self.acked_seq[src] = msg.seq
@@ -674,7 +681,8 @@ class Raft(Component):
             self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
             self.maybe_promote(src)
             self.maybe_transfer()
-            if self.role == LEADER and self.next_index[src] <= self.last_log_index \
+            if self.role == LEADER and src not in self.inflight \
+                    and self.next_index[src] <= self.last_log_index \
                     and self.sent_to.get(src, 0) < self.last_log_index:
                 self.send_append_entries(src)  # entries it lacks and we have not sent
             return
@@ -710,6 +718,7 @@ class Raft(Component):
         self.heard = set()
         self.snapshot_offset = {}
         self.inflight, self.sent_to = set(), {}
+        self.ticks, self.sent_tick = 0, {}
         self.acked_seq = {}
         self.transfer_to = None
         self.cancel_timer("election")
@@ -733,18 +742,27 @@ class Raft(Component):
             self.snapshot_offset.pop(gone, None)
             self.inflight.discard(gone)
             self.sent_to.pop(gone, None)
+            self.sent_tick.pop(gone, None)
 
     def leader_append(self, entry: Entry) -> None:
-        """Append a new entry at the leader, sync it, send it to every follower, and
-        commit it at once if this server alone is a majority."""
+        """Append a new entry at the leader and send it to every follower that has no
+        AppendEntries in flight (the others get it, with every entry appended meanwhile,
+        when they answer).
+
+        The leader writes its log in parallel with replicating it (thesis §10.2.1): the
+        entry is synced before the first message that carries it leaves (:meth:`send`),
+        and the leader counts itself in matchIndex only for what it has synced
+        (:meth:`persist`). So a burst of commands that arrives while every follower is
+        busy costs one sync, not one each. A leader that alone is a majority syncs at
+        once and commits."""
         self.append(entry)
-        self.persist()
-        self.match_index[self.id] = self.last_log_index
         if entry.config:
             self.track_followers()
         for peer in self.others:
             if peer not in self.inflight:  # the others get it when they answer
                 self.send_append_entries(peer)
+        if self.has_majority({self.id}):
+            self.persist()
         self.advance_commit_index()
 
     def send_append_entries(self, peer: str) -> None:
@@ -768,17 +786,37 @@ class Raft(Component):
                                       entries, self.commit_index, seq=self.read_seq))
         self.inflight.add(peer)
         self.sent_to[peer] = prev + len(entries)
+        self.sent_tick[peer] = self.ticks
+
+    def heartbeat_to(self, peer: str) -> None:
+        """A heartbeat round's AppendEntries to ``peer`` (§5.2): everything it lacks,
+        from nextIndex, unless a request sent since the last round is still in flight;
+        then an empty AppendEntries (it keeps ``peer`` following us and carries the
+        commit index and the read round) that leaves the entries in flight alone. A
+        request older than one round is sent again: a loss costs a heartbeat or two."""
+        if peer in self.inflight and self.sent_tick.get(peer) == self.ticks:
+            if self.next_index[peer] > self.snapshot_index:  # not during a snapshot
+                prev = self.next_index[peer] - 1
+                self.send(peer, AppendEntries(self.current_term, self.id, prev,
+                                              self.term_at(prev), (), self.commit_index,
+                                              seq=self.read_seq))
+            return
+        self.send_append_entries(peer)
 
     def advance_commit_index(self) -> None:
         """Leaders (§5.3, §5.4.2): "if there exists an N such that N > commitIndex, a
         majority of matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex =
         N". Only entries of the current term are committed by counting (Figure 8)."""
-        for n in range(self.last_log_index, self.commit_index, -1):
-            if self.term_at(n) != self.current_term:
-                break  # older terms' entries commit only under one of ours
-            if self.has_majority(m for m, i in self.match_index.items() if i >= n):
-                self.commit(n)
-                return
+        # The largest N that a majority holds: the median of the voters' matchIndex.
+        matches = sorted((self.match_index.get(v, 0) for v in self.config.voters),
+                         reverse=True)
+        if not matches:
+            return
+        n = matches[len(matches) // 2]
+        # Older terms' entries commit only under one of ours; terms only grow along the
+        # log, so if log[N] is of an older term, so is every entry before it.
+        if n > self.commit_index and self.term_at(n) == self.current_term:
+            self.commit(n)
 
     def on_quorum_check(self) -> None:
         """Check-quorum (thesis §6.2): a leader that has not heard from a majority within
@@ -921,6 +959,8 @@ class Raft(Component):
             self.current_term, self.id, self.snapshot_index, self.snapshot_term, offset,
             chunk, offset + len(chunk) >= len(text), self.snapshot_config.voters,
             self.snapshot_config.learners))
+        self.inflight.add(peer)  # one request in flight per follower, chunks too
+        self.sent_tick[peer] = self.ticks
 
     def on_install_snapshot(self, src: str, msg: InstallSnapshot) -> None:
         """InstallSnapshot RPC, receiver implementation (Figure 13)."""
@@ -985,6 +1025,7 @@ class Raft(Component):
         if self.role != LEADER or msg.term < self.current_term or src not in self.next_index:
             return
         self.heard.add(src)
+        self.inflight.discard(src)
         if msg.done:
             self.snapshot_offset.pop(src, None)
             if msg.last_included_index > self.match_index[src]:
@@ -1062,9 +1103,14 @@ class Raft(Component):
         super().send(dst, msg)
 
     def persist(self) -> None:
-        """Sync storage if anything is unsynced."""
+        """Write the log's new entries (see :meth:`append`) and sync storage if anything
+        is unsynced. A leader's own matchIndex is what it has synced (see
+        :meth:`leader_append`)."""
+        self.write_log()
         if self.storage.dirty:
             self.storage.sync()
+        if self.role == LEADER:
+            self.match_index[self.id] = self.last_log_index
 
     @staticmethod
     def wire_form(value: Any, what: str) -> Any:
@@ -1091,22 +1137,34 @@ class Raft(Component):
             self.storage[self._key("state")] = {"current_term": term, "voted_for": voted_for}
 
     def append(self, entry: Entry) -> None:
-        """Append ``entry`` to the log: one key per entry plus the length, O(1)."""
+        """Append ``entry`` to the log, in memory; :meth:`persist` writes it (one key per
+        entry, plus the length) and syncs, in one step: storage never holds a length
+        that its entries do not back, whatever a crash keeps of unsynced writes."""
         self.entries.append(entry)
-        value = stored(entry)
-        self.log_size += len(codec.json_text(value))
-        self.storage[self._key(f"log/{self.last_log_index}")] = value
-        self.storage[self._key("log/length")] = self.last_log_index
+        self.log_size += len(codec.json_text(stored(entry)))
+        if self.unwritten is None:
+            self.unwritten = self.last_log_index
         if entry.config:
             self.config, self.config_index = Configuration.of(entry.command), \
                 self.last_log_index
+
+    def write_log(self) -> None:
+        """Write the entries appended since the last write, and the log's length, to
+        storage (not synced)."""
+        if self.unwritten is not None:
+            for index in range(max(self.unwritten, self.snapshot_index + 1),
+                               self.last_log_index + 1):
+                self.storage[self._key(f"log/{index}")] = stored(
+                    self.entries[index - self.snapshot_index - 1])
+            self.storage[self._key("log/length")] = self.last_log_index
+            self.unwritten = None
 
     def truncate(self, length: int) -> None:
         """Keep the log through index ``length`` (the keys past it are dead; later
         appends overwrite them). A configuration entry cut off is undone (thesis §4.1)."""
         del self.entries[length - self.snapshot_index:]
         self.log_size = sum(len(codec.json_text(stored(e))) for e in self.entries)
-        self.storage[self._key("log/length")] = length
+        self.unwritten = min(self.unwritten or length + 1, length + 1)
         if self.config_index > length:
             self.config, self.config_index = self.latest_config()
 
@@ -1116,6 +1174,7 @@ class Raft(Component):
         through ``index``; ``keep`` is what follows it. Synced at once, as one write of
         the snapshot and the new length: a crash keeps the old snapshot and log, or the
         new ones, never a log with a hole."""
+        self.write_log()
         old_first = self.snapshot_index + 1
         self.storage[self._key("snapshot")] = {"index": index, "term": term, "data": data,
                                                "config": config.stored()}
@@ -1127,6 +1186,8 @@ class Raft(Component):
             if self._key(f"log/{i}") not in self.storage:
                 self.storage[self._key(f"log/{i}")] = stored(entry)
         self.storage.sync()
+        if self.role == LEADER:
+            self.match_index[self.id] = index + len(keep)
         self.snapshot_index, self.snapshot_term = index, term
         self.snapshot_data, self.snapshot_config = data, config
         self.snapshot_text = None

@@ -159,6 +159,7 @@ class DataDir:
         self.log_limit = log_limit
         self.starts = 0
         self._written: dict[str, str] | None = None  # what storage.json + the log hold
+        self._unwritten: set[str] = set()  # keys synced in memory, not yet on disk
         self._generation = 0  # of storage.json, and of every record in the log
         self._log_size: int | None = None  # bytes in the log; None: no log file yet
         self._state_size = 0  # bytes of storage.json at the last compaction
@@ -220,21 +221,36 @@ class DataDir:
     # ----- writing -------------------------------------------------------------------
 
     def _on_sync(self, storage: Storage) -> None:
-        snapshot = storage.durable_snapshot()
-        written = self._written if self._written is not None else {}
-        # Comparing whole maps is O(state), but in memory: 0.07 ms for 1,000 keys, against
-        # the ms an fsync costs. (The hook sees the state after the sync, not the writes.)
-        changed = {k: v for k, v in snapshot.items() if written.get(k) != v}
-        deleted = sorted(written.keys() - snapshot.keys())
+        if self._written is None:
+            self._written = {}
+        written = self._written
+        # Only the keys this sync made durable (and any a failed write left behind):
+        # O(writes), not O(state), so a long log does not slow every sync down.
+        self._unwritten.update(storage.last_synced)
+        changed: dict[str, str] = {}
+        deleted: list[str] = []
+        for key in sorted(self._unwritten):
+            text = storage.durable_text(key)
+            if text is None:
+                if key in written:
+                    deleted.append(key)
+            elif written.get(key) != text:
+                changed[key] = text
         if not changed and not deleted:
+            self._unwritten.clear()
             return  # nothing changed since the last write: skip the (slow) fsync
         record = _record(self._generation, changed, deleted)
         log_size = self._log_size or 0
         if log_size + len(record) > max(self.log_limit, 4 * self._state_size):
+            snapshot = storage.durable_snapshot()
             self._compact(snapshot)  # the whole state, instead of one more record
+            self._written = snapshot
         else:
-            self._append(record)
-        self._written = snapshot
+            self._append(record)  # on failure, the keys stay in _unwritten
+            written.update(changed)
+            for key in deleted:
+                del written[key]
+        self._unwritten.clear()
 
     def _append(self, record: bytes) -> None:
         created = self._log_size is None

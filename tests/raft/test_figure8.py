@@ -115,6 +115,9 @@ def figure_8(seed: int, raft_class: type[Raft]) -> Simulation:
     campaign(sim, turn, "e", 3)
     cut_off_outbound(sim, "e")
     assert raft(sim, "e").start("y") == (3, 3)
+    # A leader syncs a new entry with the first message that carries it (or, with every
+    # follower busy, the next heartbeat's): e's heartbeats are dropped, but sent.
+    step(sim, "e synced y", lambda s: s.node("e").storage.get("raft/log/length") == 3)
     crash_and_heal(sim, "e")
 
     # (c) a restarts and is elected in term 4 (by b, c and d); it replicates its term-2

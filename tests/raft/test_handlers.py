@@ -275,9 +275,12 @@ def test_figure_8_an_old_terms_entry_is_not_committed_by_counting() -> None:
     leader = make_leader(h)  # term 3, its no-op at index 3
     h.deliver("b", AppendEntriesReply(3, True, match_index=2), component="raft")
     assert leader.commit_index == 0  # a majority holds index 2, but it is of term 2
-    assert leader.start("z") == (4, 3)
+    assert leader.start("z") == (4, 3)  # b has a request in flight: z waits for it
+    h.deliver("b", AppendEntriesReply(3, True, match_index=3), component="raft")
+    assert leader.commit_index == 3  # now index 2 commits, under the no-op of term 3
+    assert h.sent(AppendEntries, to="b")[-1].msg.entries == (Entry(3, "z"),)
     h.deliver("b", AppendEntriesReply(3, True, match_index=4), component="raft")
-    assert leader.commit_index == 4  # now all commit, index 2 under indexes 3 and 4
+    assert leader.commit_index == 4
     assert h.node.machine.applied == ["cmd1", "cmd2", "z"]  # type: ignore[attr-defined]
 
 
@@ -364,7 +367,10 @@ def test_a_burst_of_commands_travels_in_one_message_per_follower() -> None:
     sent = h.sent(AppendEntries, to="b")
     assert len(sent) == 1 and [e.command for e in sent[0].msg.entries] == ["x", "y", "z"]
     h.clear()
-    h.fire("raft/heartbeat")  # c never answered: the heartbeat sends it everything
+    h.fire("raft/heartbeat")  # c's request is not a round old: it may still arrive
+    assert [m.msg.entries for m in h.sent(AppendEntries, to="c")] == [()]
+    h.clear()
+    h.fire("raft/heartbeat")  # c never answered: the next round sends it everything
     assert [e.command for e in h.sent(AppendEntries, to="c")[0].msg.entries] == [
         None, "x", "y", "z"]
 
@@ -392,3 +398,62 @@ def test_a_group_of_one_elects_itself_and_commits_at_once() -> None:
     assert raft(h).is_leader and raft(h).commit_index == 1  # its no-op, at once
     assert raft(h).start("x") == (2, 1) and raft(h).commit_index == 2
     assert h.node.machine.applied == ["x"]  # type: ignore[attr-defined]
+
+
+def test_commands_started_while_every_follower_is_busy_cost_no_sync_until_they_are_sent(
+        ) -> None:
+    """The leader writes its log in parallel with replicating it (thesis §10.2.1): a
+    command that no message carries yet is not synced, and the leader does not count
+    itself for it; the message that carries it syncs first."""
+    h = harness(term=1)
+    leader = make_leader(h)  # the no-op's AppendEntries are in flight to b and c
+    effects = [e for cmd in ("x", "y") for e in h.call(leader.start, cmd)]
+    assert [e for e in effects if isinstance(e, (Sent, StorageSync))] == []
+    assert leader.match_index["a"] == 1  # the no-op, synced; not x and y
+    effects = h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
+    assert synced_before_sent(effects)
+    assert leader.match_index["a"] == 3
+    assert leader.commit_index == 1  # b holds the no-op: x and y wait for b's answer
+    h.deliver("b", AppendEntriesReply(2, True, match_index=3), component="raft")
+    assert leader.commit_index == 3
+
+
+def test_a_crash_before_the_sync_loses_unsent_commands_and_the_storage_still_loads(
+        ) -> None:
+    """Entries no message carried yet are lost in a crash, as whole entries: storage
+    never holds a log length that its entries do not back (whatever a crash keeps of
+    unsynced writes), so the server restarts instead of refusing corrupt storage."""
+    for lose in ("all", "random", "none"):
+        h = harness(term=1)
+        leader = make_leader(h)
+        h.call(leader.start, "x")
+        h.crash(lose_unsynced=lose)
+        h.recover()
+        assert [e.command for e in raft(h).entries] == [None]  # the synced no-op only
+
+
+def test_a_leader_alone_a_majority_syncs_and_commits_at_once() -> None:
+    h = harness(term=1, peers=())
+    h.fire("raft/election")
+    leader = raft(h)
+    assert leader.role == LEADER
+    effects = h.call(leader.start, "x")
+    assert any(isinstance(e, StorageSync) for e in effects)
+    assert leader.commit_index == 2 and h.storage["raft/log/length"] == 2
+
+
+def test_an_answer_that_falls_short_of_the_request_in_flight_sends_nothing_again() -> None:
+    """A success that answers an earlier message (a heartbeat, a duplicate) leaves the
+    request in flight alone: no entry is sent twice while it may still arrive."""
+    h = harness(term=1)
+    leader = make_leader(h)  # the no-op (index 1) in flight to b
+    h.call(leader.start, "x")
+    h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
+    assert [e.command for e in h.sent(AppendEntries, to="b")[-1].msg.entries] == ["x"]
+    h.clear()
+    h.call(leader.start, "y")
+    # b answers the no-op's message again (a duplicate): x is still in flight.
+    h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
+    assert h.sent(AppendEntries, to="b") == []
+    h.deliver("b", AppendEntriesReply(2, True, match_index=2), component="raft")
+    assert [e.command for e in h.sent(AppendEntries, to="b")[-1].msg.entries] == ["y"]

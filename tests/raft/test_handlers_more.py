@@ -453,3 +453,22 @@ def test_the_simulator_stops_a_corrupt_restart_naming_the_node_storage() -> None
     assert isinstance(caught.value.__cause__, StorageError)
     assert "in the simulated storage of node a, the field 'raft/log/2' is missing" in str(
         caught.value)
+
+
+def test_a_snapshot_in_flight_is_not_sent_again_for_each_new_command() -> None:
+    """One request in flight per follower, InstallSnapshot too: commands started while
+    a chunk travels do not send the chunk again (the heartbeat does, once it is a round
+    old)."""
+    h = harness(terms=(1, 1, 1, 1), term=1, snapshot_chunk=8)
+    r = make_leader(h)
+    commit_all(h, "b")
+    h.call(r.snapshot, 4, "x" * 20)
+    h.deliver("c", AppendEntriesReply(2, False, conflict_index=1), component="raft")
+    h.clear()
+    for cmd in ("p", "q", "r"):
+        h.call(r.start, cmd)
+    assert h.sent(InstallSnapshot, to="c") == []
+    h.fire("raft/heartbeat")  # the chunk is not a round old yet
+    assert h.sent(InstallSnapshot, to="c") == []
+    h.fire("raft/heartbeat")
+    assert [m.msg.offset for m in h.sent(InstallSnapshot, to="c")] == [0]
