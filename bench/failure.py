@@ -22,6 +22,21 @@ Three measurements, each against an anchor measured or computed in the same run:
    minute, and the share of (monitor, member) time spent wrongly suspecting, from
    :func:`dsys.failure.false_suspicions`. The anchor is the heartbeat detector in the
    same run (``vs hb``: SWIM's false suspicions are its *confirmed* deaths).
+4. **False positives vs slow members**: the same four detectors, N = 20, no loss, no
+   crash; 0, 1, 2 or 4 members are slow for the middle half of the run (every message to
+   or from them takes 50 to 150 ms, more than SWIM's probe timeout, less than the
+   heartbeat timeout). Anchors: SWIM in the same run (``vs swim``), and the Lifeguard
+   paper's claim that Lifeguard cuts SWIM's false positives "by a factor of more than
+   50x" under slow message processing (Dadgar, Phillips and Currey 2018), printed beside
+   our SWIM / SWIM + Lifeguard ratio.
+5. **The trade-off**: each detector's sensitivity knob swept (heartbeat timeout, Φ,
+   SWIM's suspicion multiplier) under the conditions of the failure detection page's
+   plot (:data:`dsys.demos.detector_tradeoff.PLOT`: 8 members, 5% loss, one slow member,
+   two crashes): mean detection time of the crashes against false suspicions per member
+   per minute. The page draws the same sweep with the seeds of
+   :data:`~dsys.demos.detector_tradeoff.PLOT_SEEDS`; here with more seeds.
+
+Measurements 3 to 5 come from :mod:`dsys.demos.detector_tradeoff`, as the page's plot does.
 
 Run from the repository root::
 
@@ -33,6 +48,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import statistics
 import time
@@ -40,31 +56,31 @@ from collections.abc import Callable, Iterable
 from random import Random
 from typing import Any
 
-from dsys import Network
-from dsys.demos.swim import group, names
-from dsys.failure import (
-    FailureDetector,
-    HeartbeatDetector,
-    PhiAccrualDetector,
-    Swim,
-    false_suspicions,
+from dsys.demos.detector_tradeoff import (
+    KNOBS,
+    PLOT,
+    PLOT_SEEDS,
+    Conditions,
+    Outcome,
+    measure,
+    sweep,
 )
+from dsys.demos.detector_tradeoff import detector as tradeoff_detector
+from dsys.demos.swim import group, names
+from dsys.failure import FailureDetector, HeartbeatDetector, Swim
 from dsys.trace import Trace
 
 SIZES = (10, 100, 1000)
 LOSSES = (0.0, 0.01, 0.05, 0.1, 0.2)
+SLOW = (0, 1, 2, 4)
 #: e/(e-1): expected protocol periods to the first probe of a crashed member (SWIM §3.1)
 FIRST_DETECTION = math.e / (math.e - 1)
 
 
 def detectors(period: float) -> dict[str, Callable[[], FailureDetector]]:
-    """The four detectors, scaled to one heartbeat interval / protocol period."""
-    return {
-        "heartbeat": lambda: HeartbeatDetector(period, 3.5 * period),
-        "phi": lambda: PhiAccrualDetector(period),
-        "swim": lambda: Swim(period, 0.3 * period),
-        "swim+lifeguard": lambda: Swim(period, 0.3 * period, lifeguard=True),
-    }
+    """The four detectors with their default knobs, scaled to one heartbeat interval /
+    protocol period."""
+    return {name: tradeoff_detector(name, period=period) for name in KNOBS}
 
 
 # ----- 1. message load ---------------------------------------------------------------------
@@ -95,8 +111,8 @@ def measure_load(sizes: Iterable[int]) -> list[dict[str, Any]]:
         monitor = names(size)[0]
         cases: list[tuple[str, Callable[[], FailureDetector], str, float]] = [
             ("heartbeat all-to-all", makers["heartbeat"], "N-1", size - 1),
-            ("heartbeat to monitor",
-             lambda monitor=monitor: HeartbeatDetector(1.0, 3.5, monitor=monitor),
+            ("heartbeat to monitor", functools.partial(HeartbeatDetector, 1.0, 3.5,
+                                                        monitor=monitor),
              "(N-1)/N", (size - 1) / size),
             ("swim", makers["swim"], "2", 2.0),
         ]
@@ -140,7 +156,9 @@ def detection(size: int, seed: int, crashes: int, period: float = 1.0
     live = set(names(size)) - set(victims)
 
     def all_know() -> bool:
-        return all(sim.nodes[n].detector.suspects(v) for n in live for v in victims)
+        watching = [sim.nodes[n].components["detector"] for n in sorted(live)]
+        return all(isinstance(d, FailureDetector) and d.suspects(v)
+                   for d in watching for v in victims)
 
     sim.run(until=crash_at)
     while sim.now < horizon and not all_know():  # checked once a period: cheap
@@ -204,41 +222,72 @@ def detection_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-# ----- 3. false positives vs loss ----------------------------------------------------------
+# ----- 3. and 4. false positives vs loss, vs slow members ----------------------------------
 
 
 def measure_false_positives(losses: Iterable[float], *, size: int = 20, seconds: float = 20.0,
                             seeds: int = 2) -> list[dict[str, Any]]:
-    period = 0.1
+    """One row per (loss, detector): no crash, no slow member."""
+    return _false_rows("loss", [(loss, Conditions(size, seconds, loss=loss))
+                                for loss in losses], seeds, base="heartbeat")
+
+
+def measure_slow_members(slow: Iterable[int], *, size: int = 20, seconds: float = 20.0,
+                         seeds: int = 2) -> list[dict[str, Any]]:
+    """One row per (number of slow members, detector): no loss, no crash."""
+    return _false_rows("slow", [(count, Conditions(size, seconds, slow=count))
+                                for count in slow], seeds, base="swim")
+
+
+def _false_rows(label: str, cases: list[tuple[float, Conditions]], seeds: int, *,
+                base: str) -> list[dict[str, Any]]:
+    """Each detector's false positives in each case, and their ratio to ``base``'s."""
     rows = []
-    for loss in losses:
-        per: dict[str, tuple[float, float]] = {}
-        for name, make in detectors(period).items():
-            count = duration = 0.0
-            for seed in range(seeds):
-                sim = group(make, size, seed=seed, codec=False,
-                            network=Network(latency=(0.001, 0.010), drop=loss))
-                sim.run(until=seconds)
-                wrong = false_suspicions(sim.trace)
-                count += len(wrong)
-                duration += sum(f.duration for f in wrong)
-            minutes = seeds * seconds / 60
-            per[name] = (count / size / minutes,
-                         duration / (seeds * seconds * size * (size - 1)))
-        base = per["heartbeat"][0]
-        for name, (rate, share) in per.items():
-            rows.append({"loss": loss, "detector": name, "rate": rate, "share": share,
-                         "vs_hb": (rate / base) if base else math.nan})
+    for value, conditions in cases:
+        per = {name: measure(name, conditions, range(seeds)) for name in KNOBS}
+        anchor = per[base].false_rate
+        for name, outcome in per.items():
+            rows.append({label: value, "detector": name, "rate": outcome.false_rate,
+                         "share": outcome.wrong_share, "base": base,
+                         "vs": (outcome.false_rate / anchor) if anchor else math.nan})
     return rows
 
 
 def false_table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'loss':>5}  {'detector':<15} {'false/member/min':>16} {'time wrong':>10} "
-             f"{'vs hb':>6}"]
+    label = "loss" if "loss" in rows[0] else "slow"
+    short = {"heartbeat": "hb", "swim": "swim"}[rows[0]["base"]]
+    lines = [f"{label:>5}  {'detector':<15} {'false/member/min':>16} {'time wrong':>10} "
+             f"{'vs ' + short:>7}"]
     for row in rows:
-        vs = "-" if math.isnan(row["vs_hb"]) else f"{row['vs_hb']:.3f}"
-        lines.append(f"{row['loss']:>5.0%}  {row['detector']:<15} {row['rate']:>16.3f} "
-                     f"{row['share']:>10.2e} {vs:>6}")
+        vs = "-" if math.isnan(row["vs"]) else f"{row['vs']:.3f}"
+        value = f"{row['loss']:>5.0%}" if label == "loss" else f"{row['slow']:>5}"
+        lines.append(f"{value}  {row['detector']:<15} {row['rate']:>16.3f} "
+                     f"{row['share']:>10.2e} {vs:>7}")
+    return "\n".join(lines)
+
+
+def lifeguard_ratios(rows: list[dict[str, Any]]) -> str:
+    """SWIM's false positives over SWIM + Lifeguard's, per number of slow members."""
+    rate = {(row["slow"], row["detector"]): row["rate"] for row in rows}
+    parts = []
+    for slow in sorted({row["slow"] for row in rows}):
+        swim, guarded = rate[slow, "swim"], rate[slow, "swim+lifeguard"]
+        parts.append(f"{slow} slow: " + ("-" if not swim else "inf" if not guarded
+                                         else f"{swim / guarded:.1f}x"))
+    return ("SWIM / SWIM+Lifeguard false positives: " + ", ".join(parts)
+            + "  (anchor, quoted: Lifeguard paper, more than 50x under slow processing)")
+
+
+# ----- 5. the trade-off: each detector's knob swept ----------------------------------------
+
+
+def tradeoff_table(outcomes: list[Outcome]) -> str:
+    lines = [f"{'detector':<15} {'knob':<22} {'value':>6} {'detection s':>11} "
+             f"{'detected':>8} {'missed':>6} {'false/member/min':>16}"]
+    for o in outcomes:
+        lines.append(f"{o.detector:<15} {KNOBS[o.detector].name:<22} {o.knob:>6g} "
+                     f"{o.detection:>11.3f} {o.detections:>8} {o.missed:>6} "
+                     f"{o.false_rate:>16.2f}")
     return "\n".join(lines)
 
 
@@ -257,6 +306,18 @@ def main(argv: list[str] | None = None) -> None:
     print("\n3. false positives vs message loss (N = 20, no crash, period 0.1 s, "
           f"{seeds} seed(s) x {seconds:.0f} s)")
     print(false_table(measure_false_positives(LOSSES, seeds=seeds, seconds=seconds)))
+    print("\n4. false positives vs slow members (N = 20, no loss, no crash, period 0.1 s, "
+          f"slow for the middle half of the run, 50-150 ms a message; {seeds} seed(s) x "
+          f"{seconds:.0f} s)")
+    slow_rows = measure_slow_members(SLOW, seeds=seeds, seconds=seconds)
+    print(false_table(slow_rows))
+    print(lifeguard_ratios(slow_rows))
+    chosen = PLOT_SEEDS if args.quick else range(6)
+    print(f"\n5. the trade-off: each detector's knob swept (N = {PLOT.size}, loss "
+          f"{PLOT.loss:.0%}, {PLOT.slow} slow member, {PLOT.crashes} crashes, "
+          f"{PLOT.seconds:.0f} s, {len(chosen)} seeds; the docs' plot: "
+          f"{len(PLOT_SEEDS)} seeds)")
+    print(tradeoff_table(sweep(PLOT, chosen)))
     print(f"\ntotal cpu: {time.process_time() - begun:.1f} s")
 
 

@@ -8,17 +8,25 @@
 - ``failure-phi-adapts.svg``: the same, but from t = 2 s the link gets much more jittery
   (1 to 250 ms): φ learns the new spread, and a late heartbeat no longer looks like death;
 - ``failure-swim-states.svg``: SWIM's states of a member as seen by another, drawn from
-  :data:`dsys.failure.swim.TRANSITIONS`.
+  :data:`dsys.failure.swim.TRANSITIONS`;
+- ``failure-tradeoff.svg``: detection time against false suspicions, one curve per
+  detector, its sensitivity knob swept (:func:`dsys.demos.detector_tradeoff.sweep` under
+  :data:`~dsys.demos.detector_tradeoff.PLOT`, over
+  :data:`~dsys.demos.detector_tradeoff.PLOT_SEEDS`: a few seconds).
 
 The docs build calls ``main``; run it by hand with ``python docs/gen_failure_pictures.py``.
 """
 
 from __future__ import annotations
 
+import math
 import sys
+from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 
 from dsys import Network, Node, Simulation, Uniform
+from dsys.demos.detector_tradeoff import KNOBS, PLOT, PLOT_SEEDS, Conditions, Outcome, sweep
 from dsys.failure import PhiAccrualDetector
 from dsys.failure.draw import draw_phi, draw_states
 
@@ -58,6 +66,103 @@ def phi_run(until: float, *, crash: float | None = None, wider: float | None = N
     return samples, arrivals
 
 
+#: A colour and a marker for each detector's curve.
+STYLE = {"heartbeat": ("#c53030", "circle"), "phi": ("#2b6cb0", "square"),
+         "swim": ("#b7791f", "diamond"), "swim+lifeguard": ("#2f855a", "triangle")}
+
+
+def conditions_text(conditions: Conditions, seeds: Sequence[int]) -> str:
+    """The plot's conditions in words (its subtitle; the page says the same)."""
+    low, high = conditions.slow_latency
+    return (f"{conditions.size} members, {conditions.loss:.0%} of messages lost, "
+            f"{conditions.slow} slow member ({low * 1000:.0f}-{high * 1000:.0f} ms a "
+            f"message), {conditions.crashes} crashes, {conditions.seconds:.0f} s, "
+            f"{len(seeds)} seeds")
+
+
+def _marker(shape: str, x: float, y: float, colour: str) -> str:
+    if shape == "circle":
+        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
+    if shape == "square":
+        return f'<rect x="{x - 3.5:.1f}" y="{y - 3.5:.1f}" width="7" height="7" fill="{colour}"/>'
+    if shape == "diamond":
+        return (f'<path d="M {x:.1f} {y - 5:.1f} L {x + 5:.1f} {y:.1f} L {x:.1f} {y + 5:.1f} '
+                f'L {x - 5:.1f} {y:.1f} z" fill="{colour}"/>')
+    return (f'<path d="M {x:.1f} {y - 5:.1f} L {x + 5:.1f} {y + 4:.1f} L {x - 5:.1f} '
+            f'{y + 4:.1f} z" fill="{colour}"/>')
+
+
+def tradeoff_picture(outcomes: Sequence[Outcome], subtitle: str, *, width: float = 680.0,
+                     height: float = 400.0) -> str:
+    """Detection time (x, seconds) against false suspicions per member-minute (y, on a
+    log scale, with a row for none at all): a curve per detector through its knob's
+    values, each point labelled with its value."""
+    left, top, right, bottom = 60.0, 62.0, width - 150, height - 50
+    zero_row = bottom  # "none": below the lowest decade
+    decades = [0.1, 1.0, 10.0, 100.0, 1000.0]
+    shown = [o for o in outcomes if not math.isnan(o.detection)]
+    x_max = max(0.2, math.ceil(max((o.detection for o in shown), default=1.0) * 5) / 5)
+
+    def x(seconds: float) -> float:
+        return left + seconds / x_max * (right - left)
+
+    def y(rate: float) -> float:
+        if rate <= 0:
+            return zero_row
+        scale = (math.log10(max(rate, decades[0])) - math.log10(decades[0])) / (
+            math.log10(decades[-1]) - math.log10(decades[0]))
+        return bottom - 22 - scale * (bottom - 22 - top)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace" font-size="11">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        '<text x="10" y="18" font-size="13" font-weight="bold">Detection time against '
+        "false suspicions: each detector's knob swept</text>",
+        f'<text x="10" y="34" fill="#4a5568">{escape(subtitle)}</text>',
+        '<text x="10" y="50" fill="#4a5568">lower left is better; each point is labelled '
+        "with its knob's value</text>",
+        f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#a0aec0"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#a0aec0"/>',
+        f'<text x="{(left + right) / 2:.1f}" y="{height - 12}" text-anchor="middle" '
+        'fill="#2d3748">mean time from a crash to its suspicion (s)</text>',
+        f'<text x="14" y="{(top + bottom) / 2:.1f}" fill="#2d3748" text-anchor="middle" '
+        f'transform="rotate(-90 14 {(top + bottom) / 2:.1f})">false suspicions per '
+        "member-minute</text>",
+    ]
+    for decade in decades:
+        out.append(f'<line x1="{left}" y1="{y(decade):.1f}" x2="{right}" y2="{y(decade):.1f}" '
+                   'stroke="#edf2f7"/>')
+        out.append(f'<text x="{left - 6}" y="{y(decade) + 4:.1f}" text-anchor="end" '
+                   f'fill="#718096">{decade:g}</text>')
+    out.append(f'<text x="{left - 6}" y="{zero_row + 4:.1f}" text-anchor="end" '
+               'fill="#718096">none</text>')
+    for k in range(6):
+        t = x_max * k / 5
+        out.append(f'<text x="{x(t):.1f}" y="{bottom + 16}" text-anchor="middle" '
+                   f'fill="#718096">{t:.1f}</text>')
+    for number, name in enumerate(KNOBS):
+        colour, shape = STYLE[name]
+        points = [(x(o.detection), y(o.false_rate), o.knob) for o in shown
+                  if o.detector == name]
+        if points:
+            line = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in points)
+            out.append(f'<polyline points="{line}" fill="none" stroke="{colour}" '
+                       'stroke-width="1.5" stroke-opacity="0.7"/>')
+        for px, py, knob in points:
+            out.append(_marker(shape, px, py, colour))
+            out.append(f'<text x="{px + 6:.1f}" y="{py - 6 - 9 * (number % 2):.1f}" '
+                       f'fill="{colour}" font-size="9">{knob:g}</text>')
+        legend_y = top + 32 * number
+        out.append(_marker(shape, right + 20, legend_y, colour))
+        out.append(f'<text x="{right + 30}" y="{legend_y + 4:.1f}" fill="{colour}">'
+                   f"{escape(name)}</text>")
+        out.append(f'<text x="{right + 30}" y="{legend_y + 17:.1f}" fill="#718096" '
+                   f'font-size="9">{escape(KNOBS[name].name)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
 def main(out_dir: str | Path) -> None:
     """Write the pictures into ``out_dir`` (created if needed)."""
     out = Path(out_dir)
@@ -71,6 +176,8 @@ def main(out_dir: str | Path) -> None:
         samples, threshold=THRESHOLD, arrivals=arrivals,
         title="from t=2 s the link jitters up to 250 ms: φ learns it"))
     (out / "failure-swim-states.svg").write_text(draw_states())
+    (out / "failure-tradeoff.svg").write_text(tradeoff_picture(
+        sweep(PLOT, PLOT_SEEDS), conditions_text(PLOT, PLOT_SEEDS)))
 
 
 if __name__ == "__main__":

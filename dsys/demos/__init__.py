@@ -13,6 +13,8 @@ use them:
 
 * :mod:`dsys.demos.clock_sync`: the error Cristian's and Berkeley's algorithms achieve
   against the bound they claim (``python -m dsys.demos.clock_sync``);
+* :mod:`dsys.demos.detector_tradeoff`: a failure detector's detection time and false
+  suspicions under loss, slow members and crashes, its sensitivity knob swept;
 * :mod:`dsys.demos.gossip_rounds`: the rounds a rumor takes to reach every node;
 * :mod:`dsys.demos.mutex_workload`: nodes that use a distributed lock at random times.
 
