@@ -572,6 +572,9 @@ class Swim(FailureDetector):
                     self._gossip(update)
             return
         new = _STATUS_AFTER[kind]
+        if status in (DEAD, LEFT) and new in (ALIVE, SUSPECT) and member not in self._order:
+            # back from the dead (a partition healed, or it rejoined): probe it again
+            self._order.insert(self.rng.randint(self._next, len(self._order)), member)
         self.view[member] = (new, inc)
         self._gossip(update)
         if new == SUSPECT:

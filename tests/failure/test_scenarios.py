@@ -103,6 +103,16 @@ def test_after_a_partition_heals_every_view_holds_everyone_again(name: str) -> N
         partition_scenario(name, seed)
 
 
+def test_swim_probes_again_the_members_a_healed_partition_brings_back() -> None:
+    """A member back from the dead (here: the other side of a healed partition) is in the
+    probe order again: each member's own probes, not only gossip, find later crashes."""
+    for seed in SEEDS:
+        sim = run(lambda: Swim(P, 0.03), 8, seed, 8.0, faults=split)
+        for member in names(8):
+            order = sim.node(member).detector._order  # type: ignore[union-attr]
+            assert sorted(order) == sorted(set(names(8)) - {member}), (seed, member, order)
+
+
 @pytest.mark.soak
 @pytest.mark.parametrize("name", sorted(DETECTORS))
 def test_crash_and_partition_soak(name: str) -> None:
