@@ -1,5 +1,8 @@
 """``dsys check``: run checkers on recorded histories.
 
+``dsys check consistency`` (weaker models: sequential, causal, PRAM, session guarantees,
+eventual) is described in :mod:`dsys.check.consistency_cli`.
+
 ``dsys check lin --model MODEL FILE... [--timeout S] [--draw OUT]`` checks each file for
 linearizability and prints a one-screen summary. The exit status is the verdict:
 
@@ -21,6 +24,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.table import Table
 
+from dsys.check import consistency_cli
 from dsys.check.draw import draw_history
 from dsys.check.history import CheckInputError, History
 from dsys.check.linearizable import CheckResult, Verdict, check_linearizable
@@ -49,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the ``check`` command group and its ``lin`` subcommand."""
     check = subparsers.add_parser(
         "check",
-        help="check recorded histories (linearizability)",
+        help="check recorded histories (linearizability, consistency models)",
         description="Check recorded histories.",
     )
     commands = check.add_subparsers(
@@ -84,6 +88,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="draw the history to OUT (.svg or .html); with several files, OUT is a folder",
     )
     lin.set_defaults(func=run_lin)
+    consistency_cli.add_command(commands)
     check.set_defaults(func=lambda args: _help(check))
 
 

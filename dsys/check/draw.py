@@ -9,6 +9,11 @@ that is not linearizable it shows the longest partial linearization, outlines in
 operations that could not go next, and shades the region where the search got stuck: from
 the last placed operation to the completion that could not be met.
 
+Given a :class:`History` and the :class:`~dsys.check.Report` of a consistency checker
+(``report=``), it outlines in red the operations the violations name, numbers those of the
+first violation in the order its explanation gives them, and writes the explanation
+underneath. ``model=`` names the model whose words label the bars.
+
 The output is plain SVG (or an HTML page around it) with no scripts and no external files;
 hovering over a bar shows its full description, using SVG's own ``<title>`` tooltips.
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +38,8 @@ from typing import Any
 
 from dsys.check.history import CheckInputError, History, Operation
 from dsys.check.linearizable import CheckResult, Verdict
-from dsys.check.models import Model
+from dsys.check.models import Model, get_model
+from dsys.check.report import Report
 
 # Layout, in pixels.
 _LEFT = 64  # room for the process labels
@@ -66,15 +73,28 @@ class _Scale:
         return _LEFT + (min(time, self.end) - self.start) / span * self.width
 
 
-def render_svg(subject: CheckResult | History, *, title: str | None = None) -> str:
+def render_svg(
+    subject: CheckResult | History,
+    *,
+    title: str | None = None,
+    report: Report | None = None,
+    model: str | Model[Any] | None = None,
+) -> str:
     """Draw a history, or a check result with its linearization, as an SVG document.
 
     For a result that is not linearizable and has several independent parts (keys), only
-    the failing part is drawn: the others were fine and would hide the problem.
+    the failing part is drawn: the others were fine and would hide the problem. With a
+    ``report`` (of a history), the operations its violations name are marked.
     """
     result = subject if isinstance(subject, CheckResult) else None
     history = subject.history if isinstance(subject, CheckResult) else subject
-    model = result.model if result is not None else None
+    if report is not None and result is not None:
+        raise CheckInputError("draw a History with a report, or a CheckResult, not both")
+    if result is not None:
+        model = result.model
+    elif model is not None:
+        model = get_model(model)
+    marks = _marks(report)
 
     operations = list(history.operations)
     points: list[list[Operation]] = []  # linearization orders, one per part
@@ -94,6 +114,8 @@ def render_svg(subject: CheckResult | History, *, title: str | None = None) -> s
     processes = sorted({op.process for op in operations}, key=lambda p: (isinstance(p, str), p))
     row_of = {process: row for row, process in enumerate(processes)}
     scale = _make_scale(operations, history)
+    if report is not None:
+        scale = _fit_labels(scale, operations, model)
     plot_bottom = _TOP + _ROW * max(len(processes), 1)
 
     caption = _caption(result, title, history)
@@ -101,6 +123,9 @@ def render_svg(subject: CheckResult | History, *, title: str | None = None) -> s
         assert failure is not None
         caption += f", drawn: key {failure.key!r}"
     explanation = _short_explanation(result, model)
+    if report is not None:
+        caption = _report_caption(report, title, history)
+        explanation = _report_explanation(report)
     height = plot_bottom + 44 + 16 * len(explanation)
     # Wide enough for the plot, the title (14px bold) and the explanation lines.
     text_width = max([len(caption) * 8.6] + [len(line) * _CHAR for line in explanation])
@@ -131,7 +156,7 @@ def render_svg(subject: CheckResult | History, *, title: str | None = None) -> s
             f"{_esc(f'p{process}')}</text>"
         )
 
-    stuck = {op.index for op, _ in failure.stuck} if failure is not None else set()
+    stuck = {op.index for op, _ in failure.stuck} if failure is not None else set(marks)
     blocked = failure.blocked_by.index if failure and failure.blocked_by else None
     if failure is not None:
         out.extend(_failure_region(failure.linearization, failure.blocked_by, scale, plot_bottom))
@@ -151,6 +176,10 @@ def render_svg(subject: CheckResult | History, *, title: str | None = None) -> s
 
     for order in points:
         out.extend(_points(order, row_of, scale, numbered=len(order) <= 60))
+    for op in operations:
+        number = marks.get(op.index)
+        if number is not None:
+            out.extend(_badge(op, row_of[op.process], scale, number))
 
     # The time axis and the explanation underneath.
     axis_y = plot_bottom + 4
@@ -173,9 +202,9 @@ def render_svg(subject: CheckResult | History, *, title: str | None = None) -> s
             f"{_fmt(tick)}</text>"
         )
     for number, line in enumerate(explanation):
-        colour = (
-            _STUCK if result is not None and not result.linearizable and number == 0 else "#222"
-        )
+        failed = (result is not None and not result.linearizable) or (
+            report is not None and not report.ok)
+        colour = _STUCK if failed and number == 0 else "#222"
         out.append(
             f'<text x="{_LEFT}" y="{axis_y + 34 + 16 * number}" fill="{colour}">{_esc(line)}</text>'
         )
@@ -183,12 +212,22 @@ def render_svg(subject: CheckResult | History, *, title: str | None = None) -> s
     return "\n".join(out) + "\n"
 
 
-def render_html(subject: CheckResult | History, *, title: str | None = None) -> str:
-    """A self-contained HTML page: the drawing and, for a result, the full explanation."""
+def render_html(
+    subject: CheckResult | History,
+    *,
+    title: str | None = None,
+    report: Report | None = None,
+    model: str | Model[Any] | None = None,
+) -> str:
+    """A self-contained HTML page: the drawing and, for a result or a report, the full
+    explanation."""
     result = subject if isinstance(subject, CheckResult) else None
     history = subject.history if isinstance(subject, CheckResult) else subject
     heading = _caption(result, title, history)
     explanation = result.explain() if result is not None else ""
+    if report is not None:
+        heading = _report_caption(report, title, history)
+        explanation = report.explain(limit=len(report.violations))
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{_esc(heading)}</title>\n"
@@ -196,22 +235,32 @@ def render_html(subject: CheckResult | History, *, title: str | None = None) -> 
         "pre{background:#f6f6f6;padding:1em;overflow-x:auto}"
         ".drawing{overflow-x:auto}</style>\n</head>\n<body>\n"
         f"<h1>{_esc(heading)}</h1>\n"
-        f'<div class="drawing">\n{render_svg(subject, title=title)}</div>\n'
+        f'<div class="drawing">\n{render_svg(subject, title=title, report=report, model=model)}'
+        "</div>\n"
         + (f"<pre>{_esc(explanation)}</pre>\n" if explanation else "")
         + "</body>\n</html>\n"
     )
 
 
 def draw_history(
-    subject: CheckResult | History, path: str | Path, *, title: str | None = None
+    subject: CheckResult | History,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    report: Report | None = None,
+    model: str | Model[Any] | None = None,
 ) -> Path:
-    """Write a drawing to ``path``: SVG if it ends in ``.svg``, HTML if ``.html``/``.htm``."""
+    """Write a drawing to ``path``: SVG if it ends in ``.svg``, HTML if ``.html``/``.htm``.
+
+    ``report`` and ``model``: see :func:`render_svg` (a consistency report's operations
+    are marked).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".svg":
-        text = render_svg(subject, title=title)
+        text = render_svg(subject, title=title, report=report, model=model)
     elif suffix in (".html", ".htm"):
-        text = render_html(subject, title=title)
+        text = render_html(subject, title=title, report=report, model=model)
     else:
         raise CheckInputError(f"{path}: a drawing must end in .svg or .html")
     try:
@@ -236,6 +285,20 @@ def _make_scale(operations: Sequence[Operation], history: History) -> _Scale:
     events = 2 * len(operations)
     width = float(min(max(events * 18, 480), 6000))
     return _Scale(start, last + pad, width)
+
+
+def _fit_labels(scale: _Scale, operations: Sequence[Operation], model: Model[Any] | None
+                ) -> _Scale:
+    """Widen the plot (up to 1400 pixels) so that every completed bar shows its label:
+    a drawing of a small history, where the words are the point."""
+    wanted = scale.width
+    span = scale.end - scale.start or 1.0
+    for op in operations:
+        if op.complete_time is None or op.complete_time <= op.invoke_time:
+            continue
+        text = model.describe_operation(op) if model is not None else op.label()
+        wanted = max(wanted, (len(text) * _CHAR + 12) * span / (op.complete_time - op.invoke_time))
+    return _Scale(scale.start, scale.end, min(wanted, max(scale.width, 1400.0)))
 
 
 def _bar(
@@ -393,6 +456,48 @@ def _short_explanation(result: CheckResult | None, model: Model[Any] | None) -> 
         lines.append(
             f"p{op.process} {model.describe_operation(op)} completed before it could be placed."
         )
+    return lines
+
+
+def _marks(report: Report | None) -> dict[int, int | None]:
+    """Operation index -> its number in the first violation (None in the others)."""
+    marks: dict[int, int | None] = {}
+    if report is None:
+        return marks
+    for number, violation in enumerate(report.violations):
+        for k, index in enumerate(violation.events, start=1):
+            if number == 0 or index not in marks:
+                marks.setdefault(index, k if number == 0 else None)
+    return marks
+
+
+def _badge(op: Operation, row: int, scale: _Scale, number: int) -> list[str]:
+    """A numbered red dot on the top-right corner of a marked operation's bar."""
+    end = op.complete_time if op.status != "info" and op.complete_time is not None else scale.end
+    x = max(scale.x(end), scale.x(op.invoke_time) + 3)
+    y = _TOP + row * _ROW + (_ROW - _BAR) / 2
+    return [
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="{_STUCK}" stroke="white"/>',
+        f'<text x="{x:.1f}" y="{y + 3.5:.1f}" text-anchor="middle" font-size="9" '
+        f'fill="white">{number}</text>',
+    ]
+
+
+def _report_caption(report: Report, title: str | None, history: History) -> str:
+    name = title or history.source or "history"
+    word = "holds" if report.ok else "VIOLATED"
+    return f"{name}: {report.check} {word} ({len(history)} operations)"
+
+
+def _report_explanation(report: Report, width: int = 110) -> list[str]:
+    """The first violation's text, wrapped, and how many more there are."""
+    if report.ok:
+        return [f"No violation ({report.judged} {report.unit} checked)."]
+    lines: list[str] = []
+    for paragraph in report.violations[0].text.split("\n"):
+        lines += textwrap.wrap(paragraph.strip(), width, subsequent_indent="  ") or [""]
+    if len(report.violations) > 1:
+        lines.append(f"... and {len(report.violations) - 1} more violation(s)")
     return lines
 
 

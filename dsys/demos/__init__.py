@@ -17,6 +17,10 @@ use them:
   suspicions under loss, slow members and crashes, its sensitivity knob swept;
 * :mod:`dsys.demos.gossip_rounds`: the rounds a rumor takes to reach every node;
 * :mod:`dsys.demos.mutex_workload`: nodes that use a distributed lock at random times.
+* :mod:`dsys.demos.pb_chain`: primary-backup and chain replication clusters, and one
+  fixed workload's throughput and latency percentiles against either.
+* :mod:`dsys.demos.quorum`: Dynamo-style clusters, a workload's latency percentiles and
+  stale-read rate for given N, R, W, and anti-entropy's convergence time and bytes.
 
 They live here, not beside their protocols, because a protocol package never imports the
 simulator (see "Layer rules" in the design); this package may.
@@ -35,4 +39,6 @@ DEMOS = {
     "2pc": "dsys.demos.two_phase_commit",
     "raft": "dsys.demos.raft",
     "swim": "dsys.demos.swim",
+    "crdt": "dsys.demos.crdt",
+    "quorum": "dsys.demos.quorum",
 }
