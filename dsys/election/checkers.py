@@ -95,8 +95,8 @@ def check_one_leader_at_a_time(trace: Trace, *, component: str | None = None) ->
                                 for n in others)
                 found.append(Violation(time, (node, *others), (
                     f"{node} became leader of epoch {data['epoch']} while {who} still led")))
-            if node not in leading:
-                leading[node] = (time, data["epoch"])
+            # the same leadership goes on (since its start), in the epoch just noted
+            leading[node] = (leading[node][0] if node in leading else time, data["epoch"])
         elif event in ("leader", "lost", "crash"):
             leading.pop(node, None)
     return Report("one leader at a time", tuple(found), judged, "leaderships")

@@ -56,6 +56,10 @@ def test_one_leader_at_a_time_ends_a_leadership_at_lost_at_another_leader_or_a_c
     report = check_one_leader_at_a_time(overlap)
     assert [v.nodes for v in report.violations] == [("b", "a")]
     assert "while a (epoch 1, since t=0.100000) still led" in report.violations[0].text
+    # a leader re-elected in a later epoch is named with the epoch it leads now
+    again = Trace([leader(0.1, "a", "a", 1), leader(0.2, "a", "a", 4), leader(0.3, "b", "b", 5)])
+    text = check_one_leader_at_a_time(again).violations[0].text
+    assert "while a (epoch 4, since t=0.100000) still led" in text
 
 
 def test_agreement_wants_one_live_leader_trusted_by_every_node_up_at_the_end() -> None:
