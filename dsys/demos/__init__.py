@@ -17,6 +17,8 @@ use them:
   suspicions under loss, slow members and crashes, its sensitivity knob swept;
 * :mod:`dsys.demos.gossip_rounds`: the rounds a rumor takes to reach every node;
 * :mod:`dsys.demos.mutex_workload`: nodes that use a distributed lock at random times.
+* :mod:`dsys.demos.naming`: a tree of DNS-like zones, and the messages iterative and
+  recursive resolution take with cold and warm caches.
 * :mod:`dsys.demos.pb_chain`: primary-backup and chain replication clusters, and one
   fixed workload's throughput and latency percentiles against either.
 * :mod:`dsys.demos.quorum`: Dynamo-style clusters, a workload's latency percentiles and
@@ -41,4 +43,5 @@ DEMOS = {
     "swim": "dsys.demos.swim",
     "crdt": "dsys.demos.crdt",
     "quorum": "dsys.demos.quorum",
+    "naming": "dsys.demos.naming",
 }
