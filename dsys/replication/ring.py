@@ -28,24 +28,12 @@ Example:
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections.abc import Iterable
 
 from dsys.errors import ConfigError
+from dsys.naming.hashing import RING_SIZE, stable_hash
 
-#: Positions on the ring are integers in ``[0, RING_SIZE)``.
-RING_SIZE = 1 << 64
-
-
-def stable_hash(text: str) -> int:
-    """A 64-bit position for ``text``: the first 8 bytes of its SHA-256, as an integer.
-
-    The same in every process and under every ``PYTHONHASHSEED``.
-
-    >>> stable_hash("cart")
-    2036433798905437221
-    """
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
+__all__ = ["RING_SIZE", "HashRing", "stable_hash"]
 
 
 class HashRing:
