@@ -468,7 +468,13 @@ class Replica(Component):
                 owner, _, key = rest.partition("/")
                 self.hints.setdefault(owner, {})[key] = _loaded(self.storage[name])
         self.ops: dict[int, _Op] = {}
-        self.next_op = 0
+        # Request numbers of each start are new (the start count, kept in storage, in the
+        # high bits): a late answer to a request from before a crash never counts for a
+        # request of this start.
+        starts = self.storage.get("starts", 0) + 1
+        self.storage["starts"] = starts
+        self.storage.sync()
+        self.next_op = starts << 32
         self.recent: dict[str, int] = {}  # client request id -> op id (duplicates ignored)
         self._homes: dict[str, tuple[str, ...]] = {}
         self._digests: dict[str, str] = {}

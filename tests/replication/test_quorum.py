@@ -59,7 +59,15 @@ from dsys.replication import (
     replicas_of,
     sibling_reads,
 )
-from dsys.replication.quorum import Handoff, HandoffAck, Put, Store, StoreAck, SyncHashes
+from dsys.replication.quorum import (
+    Handoff,
+    HandoffAck,
+    Put,
+    PutReply,
+    Store,
+    StoreAck,
+    SyncHashes,
+)
 from dsys.replication.ring import HashRing
 from dsys.runtime import NodeHost, parse_cluster, run_client
 from dsys.sim import HandlerError
@@ -213,6 +221,23 @@ def test_a_replica_syncs_what_it_stores_before_it_acknowledges() -> None:
     h.crash(lose_unsynced="all")
     h.recover()
     assert replica_of(h).versions("x") == (version,)
+
+
+def test_a_late_acknowledgement_from_before_a_crash_never_counts_for_a_new_put() -> None:
+    """Request numbers are new after a restart: with N = W = 3, an acknowledgement of a
+    put coordinated before the crash cannot complete a put coordinated after it."""
+    h = harness(n=3, r=1, w=3)
+    before = sent(h.deliver("c", Put("r1", "x", "a", "s.1")), Store)[0].msg.op
+    h.crash()
+    h.recover()
+    after = sent(h.deliver("c", Put("r2", "x", "b", "s.1", (("s.1", 1),))), Store)[0].msg.op
+    assert after != before
+    for peer in ("n2", "n3"):  # the old put's acknowledgements arrive late
+        effects = h.deliver(peer, StoreAck(before), component="replica")
+        assert not sent(effects, PutReply)
+    effects = [e for peer in ("n2", "n3")
+               for e in h.deliver(peer, StoreAck(after), component="replica")]
+    assert [e.msg.ok for e in sent(effects, PutReply)] == [True]
 
 
 def test_versions_with_a_bad_clock_are_refused() -> None:
