@@ -24,9 +24,12 @@ moments, what the clients did, and a closing summary of the checkers' verdicts.
 
 The module also holds the simulated-cluster builders that tests, the docs and
 ``bench/replication.py`` use: :func:`cluster`, :func:`add_clients`, :func:`workload`,
-:func:`measure_quorum` (latency percentiles and stale-read rate for given N, R, W) and
-:func:`measure_anti_entropy` (convergence time and bytes, Merkle trees vs the full
-comparison).
+:func:`measure_quorum` (latency percentiles and stale-read rate for given N, R, W),
+:func:`sweep_quorums` (that for every R and W, under :data:`PLOT`, the conditions of the
+quorums page's plot), :func:`measure_anti_entropy` (convergence time and bytes, Merkle
+trees vs the full comparison), :func:`workload_cluster` and :func:`measure_workload` (the
+workload of :func:`dsys.demos.pb_chain.measure` against a quorum store, measured the same
+way).
 
 Example:
     >>> sim = scenario(seed=1)
@@ -52,6 +55,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dsys.clocks.vector import VectorClock
+from dsys.demos import pb_chain
 from dsys.errors import ConfigError
 from dsys.replication.quorum import (
     QuorumClient,
@@ -67,7 +71,7 @@ from dsys.replication.quorum import (
     sibling_reads,
 )
 from dsys.replication.ring import HashRing
-from dsys.sim.network import Network
+from dsys.sim.network import Exponential, Network
 from dsys.sim.simulation import Simulation
 
 SUMMARY = ("five nodes, N=3: a partition makes a sloppy quorum with hints, two shoppers' "
@@ -333,6 +337,167 @@ def measure_anti_entropy(keys: int, divergent: int, *, merkle: bool = True, seed
 
 def _quorum_nodes(sim: Simulation) -> list[QuorumNode]:
     return [node for _, node in sorted(sim.nodes.items()) if isinstance(node, QuorumNode)]
+
+
+# ----- the R/W trade-off, and the workload of dsys.demos.pb_chain ----------------------------
+
+
+@attrs.frozen
+class SweepConditions:
+    """The world of an R/W sweep (:func:`sweep_quorums`): ``clients`` clients each run
+    ``ops`` gets and puts (a fraction ``reads`` of gets, 0 to 20 ms apart) on ``keys``
+    keys, against ``nodes`` nodes keeping ``n`` replicas of each key, over a network where
+    every message takes ``minimum`` seconds plus an exponential delay of mean ``mean``
+    (a long tail: the stale reads of a small quorum live in it).
+
+    Example:
+        >>> for part in SweepConditions().describe().split("; "):
+        ...     print(part)
+        N=3 on 3 nodes
+        4 clients x 40 operations (50% gets) on 1 key
+        a message takes 1 ms + an exponential delay of mean 20 ms
+    """
+
+    n: int = 3
+    nodes: int = 3
+    clients: int = 4
+    ops: int = 40
+    keys: int = 1
+    reads: float = 0.5
+    minimum: float = 0.001
+    mean: float = 0.020
+
+    def __attrs_post_init__(self) -> None:
+        if not 1 <= self.n <= self.nodes or min(self.clients, self.ops, self.keys) < 1:
+            raise ConfigError(f"a sweep needs 1 <= n <= nodes and at least one client, "
+                              f"operation and key, got {self}")
+        if not 0.0 <= self.reads <= 1.0 or self.minimum < 0 or self.mean <= 0:
+            raise ConfigError(f"a sweep needs reads in [0, 1], minimum >= 0 and mean > 0, "
+                              f"got {self}")
+
+    def network(self) -> Network:
+        """A new network with these latencies."""
+        return Network(latency=Exponential(self.mean, self.minimum))
+
+    def describe(self) -> str:
+        """The conditions in words (the plot's caption and the bench's heading)."""
+        return (f"N={self.n} on {self.nodes} nodes; {self.clients} clients x {self.ops} "
+                f"operations ({self.reads:.0%} gets) on {self.keys} "
+                f"key{'s' if self.keys != 1 else ''}; a message takes "
+                f"{self.minimum * 1000:g} ms + an exponential delay of mean "
+                f"{self.mean * 1000:g} ms")
+
+
+#: The conditions of the R/W plot on the quorums page (and of the first table of
+#: ``bench/replication.py``, over more seeds).
+PLOT = SweepConditions()
+#: The seeds the page's plot is measured over (a few seconds of CPU in all).
+PLOT_SEEDS = range(6)
+
+
+def sweep_quorums(conditions: SweepConditions = PLOT, seeds: Iterable[int] = PLOT_SEEDS
+                  ) -> list[QuorumMeasurement]:
+    """:func:`measure_quorum` for every R and W from 1 to N under ``conditions`` (no sloppy
+    quorum, no failures), over ``seeds``: ``(1, 1), (1, 2), ... (N, N)``, in that order.
+
+    Example:
+        >>> found = sweep_quorums(SweepConditions(n=2, nodes=2, ops=5), seeds=[1])
+        >>> [(m.r, m.w) for m in found], all(m.stale_reads == 0 for m in found if m.r + m.w > 2)
+        ([(1, 1), (1, 2), (2, 1), (2, 2)], True)
+    """
+    seeds = list(seeds)
+    keys = tuple(f"k{i}" for i in range(1, conditions.keys + 1))
+    return [measure_quorum(conditions.n, r, w, seeds=seeds, nodes=conditions.nodes,
+                           clients=conditions.clients, ops=conditions.ops, keys=keys,
+                           reads=conditions.reads, network=conditions.network())
+            for r in range(1, conditions.n + 1) for w in range(1, conditions.n + 1)]
+
+
+def workload_cluster(r: int = 2, w: int = 2, *, n: int = 3, seed: int = 1,
+                     clients: int = 8, ops: int = 100, servers: int = 3, reads: float = 0.5,
+                     keys: int = 3, network: Network | None = None) -> Simulation:
+    """A quorum store under :func:`dsys.demos.pb_chain.measure`'s workload: ``servers``
+    nodes with ``n``, ``r``, ``w`` (not sloppy, read repair on; no failure detector, no
+    anti-entropy: no background messages), and ``clients`` closed-loop clients ``c1``...
+    that each run ``ops`` operations of :func:`dsys.demos.pb_chain.workload` on the keys
+    ``k0``... from t=1, its appends sent as puts (a quorum store has no append). Each
+    client draws the same operations as in ``pb_chain.measure`` with the same ``seed``.
+
+    Example:
+        >>> sim = workload_cluster(clients=1, ops=3, reads=0.0, keys=1)
+        >>> sim.run(until=2.0)
+        >>> [(e["f"], e["key"], e["value"]) for e in sim.history if e["type"] == "ok"]
+        [('put', 'k0', 'c1.1;'), ('put', 'k0', 'c1.2;'), ('put', 'k0', 'c1.3;')]
+    """
+    if servers < n or keys < 1 or clients < 0 or ops < 1:
+        raise ConfigError(f"need servers >= n={n}, keys >= 1, clients >= 0 and ops >= 1, "
+                          f"got {servers}, {keys}, {clients} and {ops}")
+    sim = cluster(nodes=servers, seed=seed, network=network, trace=False, codec=False, n=n,
+                  r=r, w=w, sloppy=False, detector=None, anti_entropy=None)
+    key_names = tuple(f"k{i}" for i in range(keys))
+    for i in range(1, clients + 1):
+        client_id = f"c{i}"
+        operations = pb_chain.workload(client_id, key_names, reads=reads)
+
+        def next_op(rng: Random, operations: Callable[[Random], dict[str, Any]] = operations
+                    ) -> dict[str, Any]:
+            op = operations(rng)
+            return {**op, "f": "put"} if op["f"] == "append" else op
+
+        sim.add_client(client_id, functools.partial(QuorumClient, n=n), workload=next_op,
+                       ops=ops, think=0.0, start=pb_chain.CLIENTS_START)
+    return sim
+
+
+def measure_workload(r: int = 2, w: int = 2, *, n: int = 3, seed: int = 1, clients: int = 8,
+                     ops: int = 100, servers: int = 3, reads: float = 0.5, keys: int = 3,
+                     network: Network | None = None) -> pb_chain.Measurement:
+    """:func:`dsys.demos.pb_chain.measure` for a quorum store: run
+    :func:`workload_cluster` until every operation completed and measure it the same
+    way (latencies leave out each client's first operation, as there), so the designs
+    share one table. Returns a :class:`~dsys.demos.pb_chain.Measurement` (design
+    ``"quorum"``).
+
+    Example:
+        >>> m = measure_workload(clients=2, ops=20)
+        >>> m.design, m.ok, m.info, 0 < m.p50 <= m.p99
+        ('quorum', 40, 0, True)
+    """
+    sim = workload_cluster(r, w, n=n, seed=seed, clients=clients, ops=ops, servers=servers,
+                           reads=reads, keys=keys, network=network)
+    sim.run_until(pb_chain.finished(clients * ops),
+                  timeout=pb_chain.CLIENTS_START + 60.0 + clients * ops)
+    # (what follows is pb_chain.measure's reading of its run, for a quorum cluster)
+    started: dict[int, float] = {}
+    warm: set[str] = set()  # clients past their first operation
+    found: list[float] = []
+    first, last, ok, info = math.inf, 0.0, 0, 0
+    for event in sim.history:
+        if event["type"] == "invoke":
+            started[event["process"]] = event["time"]
+            first = min(first, event["time"])
+            continue
+        last = max(last, event["time"])
+        if event["type"] == "info":
+            info += 1
+            continue
+        ok += 1
+        if event["client"] in warm:
+            found.append(event["time"] - started[event["process"]])
+        warm.add(event["client"])
+    found.sort()
+
+    def rank(q: float) -> float:  # (pb_chain's percentile: the value at index q * count)
+        return found[min(len(found) - 1, int(q * len(found)))] if found else math.nan
+
+    duration = last - first if ok else 0.0
+    statistics = sim.statistics()
+    busiest = max(statistics.by_node.get(node, {}).get("delivered", 0)
+                  for node in names(servers))
+    return pb_chain.Measurement("quorum", ok, info, duration,
+                                ok / duration if duration else 0.0, rank(0.5), rank(0.9),
+                                rank(0.99), statistics.sent / ok if ok else 0.0,
+                                busiest / ok if ok else 0.0)
 
 
 # ----- the demo ----------------------------------------------------------------------------
