@@ -198,6 +198,13 @@ def measure(design: str, *, seed: int = 1, clients: int = 8, ops: int = 100,
                        names, lambda: ChainServer(craq=craq), lambda: ChainClient(craq=craq),
                        clients, ops, network, 0.0, reads, False, None, key_names)
     sim.run_until(finished(clients * ops), timeout=CLIENTS_START + 60.0 + clients * ops)
+    return summarize(design, sim, names)
+
+
+def summarize(design: str, sim: Simulation, servers: tuple[str, ...]) -> Measurement:
+    """What a finished workload run measured: completed operations and their throughput,
+    latency percentiles (each client's first operation left out: it finds the service),
+    messages per operation, and the busiest of ``servers``' deliveries per operation."""
     started: dict[int, float] = {}
     warm: set[str] = set()  # clients past their first operation
     latencies: list[float] = []
@@ -217,7 +224,7 @@ def measure(design: str, *, seed: int = 1, clients: int = 8, ops: int = 100,
         warm.add(event["client"])
     duration = last - first if ok else 0.0
     statistics = sim.statistics()
-    busiest = max(statistics.by_node.get(name, {}).get("delivered", 0) for name in names)
+    busiest = max(statistics.by_node.get(name, {}).get("delivered", 0) for name in servers)
     return Measurement(design, ok, info, duration, ok / duration if duration else 0.0,
                        _percentile(latencies, 0.5), _percentile(latencies, 0.9),
                        _percentile(latencies, 0.99), statistics.sent / ok if ok else 0.0,

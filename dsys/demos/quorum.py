@@ -467,37 +467,7 @@ def measure_workload(r: int = 2, w: int = 2, *, n: int = 3, seed: int = 1, clien
                            reads=reads, keys=keys, network=network)
     sim.run_until(pb_chain.finished(clients * ops),
                   timeout=pb_chain.CLIENTS_START + 60.0 + clients * ops)
-    # (what follows is pb_chain.measure's reading of its run, for a quorum cluster)
-    started: dict[int, float] = {}
-    warm: set[str] = set()  # clients past their first operation
-    found: list[float] = []
-    first, last, ok, info = math.inf, 0.0, 0, 0
-    for event in sim.history:
-        if event["type"] == "invoke":
-            started[event["process"]] = event["time"]
-            first = min(first, event["time"])
-            continue
-        last = max(last, event["time"])
-        if event["type"] == "info":
-            info += 1
-            continue
-        ok += 1
-        if event["client"] in warm:
-            found.append(event["time"] - started[event["process"]])
-        warm.add(event["client"])
-    found.sort()
-
-    def rank(q: float) -> float:  # (pb_chain's percentile: the value at index q * count)
-        return found[min(len(found) - 1, int(q * len(found)))] if found else math.nan
-
-    duration = last - first if ok else 0.0
-    statistics = sim.statistics()
-    busiest = max(statistics.by_node.get(node, {}).get("delivered", 0)
-                  for node in names(servers))
-    return pb_chain.Measurement("quorum", ok, info, duration,
-                                ok / duration if duration else 0.0, rank(0.5), rank(0.9),
-                                rank(0.99), statistics.sent / ok if ok else 0.0,
-                                busiest / ok if ok else 0.0)
+    return pb_chain.summarize("quorum", sim, names(servers))
 
 
 # ----- the demo ----------------------------------------------------------------------------
