@@ -5,7 +5,7 @@ nextIndex up to the first entry after its snapshot and sends AppendEntries with
 prevLogIndex = the snapshot's last index. A follower that lacks the entries up to that
 index fails the consistency check every time, and never catches up.
 
-Caught by ``install_snapshot``.
+Caught by ``lagging_follower_gets_snapshot``.
 """
 
 from __future__ import annotations

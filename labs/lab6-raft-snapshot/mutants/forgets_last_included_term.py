@@ -7,7 +7,7 @@ the follower asks for an earlier index, the leader has only its snapshot to offe
 follower already holds it, and round it goes. (And with an empty log after the snapshot,
 the server's last log term is 0 in elections.)
 
-Caught by ``install_crash``.
+Caught by ``snapshot_term_counts``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ It reads its snapshot back and starts applying after it, but never calls ``resto
 the service, which lost its state in the crash, goes on from an empty state, and its
 first apply after the restart is not the one after its (empty) state.
 
-Caught by ``install_crash``.
+Caught by ``snapshot_term_counts``.
 """
 
 from __future__ import annotations
