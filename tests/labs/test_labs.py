@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import attrs
 import pytest
 
 from dsys.labs import (
@@ -49,12 +50,31 @@ def test_lab_folder_is_complete(lab: Lab) -> None:
     assert len({test.name for test in tests}) == len(tests)
 
 
-@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
-def test_reference_solution_earns_every_point(lab: Lab, tmp_path: Path) -> None:
-    result = grade(lab, load_reference(lab), trace_dir=tmp_path, jobs=JOBS)
+#: Seeds per graded test when the default run grades a reference; the soak run grades
+#: every seed a student's grading runs (and each lab's own checks go to 100 seeds).
+REFERENCE_RUNS = 4
+
+
+def _grade_reference(lab: Lab, tmp_path: Path, runs: int | None) -> None:
+    tests = [test if runs is None else attrs.evolve(test, runs=min(test.runs, runs))
+             for test in load_grader(lab)]
+    result = grade(lab, load_reference(lab), tests=tests, trace_dir=tmp_path, jobs=JOBS)
     failures = "\n\n".join(f"{f.test} seed {f.seed}: {f.message}\n{f.excerpt}"
                            for f in result.failures)
     assert result.passed and result.earned == result.total, failures
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+def test_reference_solution_earns_every_point(lab: Lab, tmp_path: Path) -> None:
+    """Every graded test, on its first seeds (all of them: the soak test below)."""
+    _grade_reference(lab, tmp_path, REFERENCE_RUNS)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+def test_reference_solution_earns_every_point_on_every_graded_seed(lab: Lab,
+                                                                   tmp_path: Path) -> None:
+    _grade_reference(lab, tmp_path, None)
 
 
 @pytest.mark.parametrize(("lab", "mutant"), MUTANTS,
