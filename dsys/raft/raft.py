@@ -12,7 +12,10 @@ Rules of this file:
   to ``self.storage`` as it changes and synced **before any message leaves** (the
   :meth:`Raft.send` of this component syncs first): a vote, an AppendEntries success or a
   candidate's request is never sent while what it promises could still be lost by a
-  crash. Everything else is volatile and rebuilt on restart.
+  crash. The one exception is the thesis's (§10.2.1): a leader sends new entries of its
+  log before it has synced them, and syncs them while they travel; it counts itself in
+  matchIndex only for what it has synced. Everything else is volatile and rebuilt on
+  restart.
 * Roles and their transitions are data (:data:`TRANSITIONS`); :meth:`Raft.become` refuses
   any other change.
 * Randomness comes from ``self.rng`` only; time from ``self.now`` only.
@@ -750,8 +753,9 @@ class Raft(Component):
         when they answer).
 
         The leader writes its log in parallel with replicating it (thesis §10.2.1): the
-        entry is synced before the first message that carries it leaves (:meth:`send`),
-        and the leader counts itself in matchIndex only for what it has synced
+        entry is synced right after the first message that carries it leaves, while it
+        travels (:meth:`send`), and the leader counts itself in matchIndex only for what
+        it has synced
         (:meth:`persist`). So a burst of commands that arrives while every follower is
         busy costs one sync, not one each. A leader that alone is a majority syncs at
         once and commits."""
@@ -1098,7 +1102,15 @@ class Raft(Component):
 
     def send(self, dst: str, msg: object) -> None:
         """Send ``msg``, after syncing storage if anything is unsynced: no message ever
-        leaves before the state it depends on is durable (Figure 2)."""
+        leaves before the state it depends on is durable (Figure 2). A leader's
+        AppendEntries waits only for the rest of its state, not for the new entries of
+        its log: it leaves first, and they are synced while it travels (thesis
+        §10.2.1)."""
+        if isinstance(msg, AppendEntries) and self.role == LEADER and self.unwritten \
+                and not self.storage.dirty:
+            super().send(dst, msg)
+            self.persist()  # synced while the message travels
+            return
         self.persist()
         super().send(dst, msg)
 

@@ -23,7 +23,7 @@ from dsys.raft import (
     RequestVote,
     RequestVoteReply,
 )
-from dsys.testing import NodeHarness, Sent, StorageSync
+from dsys.testing import NodeHarness, Sent, StorageSync, StorageWrite
 from tests.raft.cluster import RAFT, server_with
 
 
@@ -50,6 +50,17 @@ def synced_before_sent(effects: list[Any]) -> bool:
     """A sync happened, and before the first message left."""
     kinds = [type(e) for e in effects]
     return StorageSync in kinds and kinds.index(StorageSync) < kinds.index(Sent)
+
+
+def synced_as_it_travels(effects: list[Any]) -> bool:
+    """A leader's new entries (thesis §10.2.1): the first message that carries them
+    leaves before they are synced, and the sync follows it at once (only the storage
+    writes of the entries in between), before the handler ends."""
+    kinds = [type(e) for e in effects]
+    if Sent not in kinds or StorageSync not in kinds:
+        return False
+    first, sync = kinds.index(Sent), kinds.index(StorageSync)
+    return first < sync and set(kinds[first + 1:sync]) <= {StorageWrite}
 
 
 def make_leader(h: NodeHarness) -> Raft:
@@ -292,7 +303,9 @@ def test_a_new_leader_appends_a_synced_no_op_of_its_term() -> None:
     leader = raft(h)
     assert leader.entries == [Entry(1, "cmd1"), Entry(1, "cmd2"), Entry.no_op(2)]
     assert leader.match_index["a"] == 3
-    assert synced_before_sent(effects)  # the no-op is durable before anyone counts it
+    # The leader syncs its new entry while the first AppendEntries that carries it
+    # travels (thesis §10.2.1): right after that message, before the handler ends.
+    assert synced_as_it_travels(effects)
     assert h.storage["raft/log/length"] == 3 and h.storage["raft/log/3"] == [2, None, True]
 
 
@@ -353,7 +366,7 @@ def test_start_is_refused_by_a_follower_and_syncs_the_entry_on_a_leader() -> Non
         h.deliver(peer, AppendEntriesReply(2, True, match_index=1), component="raft")
     effects = h.call(leader.start, ["x", 1])
     assert leader.entries[-1] == Entry(2, ["x", 1])
-    assert synced_before_sent(effects)
+    assert synced_as_it_travels(effects)
 
 
 def test_a_burst_of_commands_travels_in_one_message_per_follower() -> None:
@@ -404,14 +417,14 @@ def test_commands_started_while_every_follower_is_busy_cost_no_sync_until_they_a
         ) -> None:
     """The leader writes its log in parallel with replicating it (thesis §10.2.1): a
     command that no message carries yet is not synced, and the leader does not count
-    itself for it; the message that carries it syncs first."""
+    itself for it until the message that carries it leaves and it is synced."""
     h = harness(term=1)
     leader = make_leader(h)  # the no-op's AppendEntries are in flight to b and c
     effects = [e for cmd in ("x", "y") for e in h.call(leader.start, cmd)]
     assert [e for e in effects if isinstance(e, (Sent, StorageSync))] == []
     assert leader.match_index["a"] == 1  # the no-op, synced; not x and y
     effects = h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
-    assert synced_before_sent(effects)
+    assert synced_as_it_travels(effects)
     assert leader.match_index["a"] == 3
     assert leader.commit_index == 1  # b holds the no-op: x and y wait for b's answer
     h.deliver("b", AppendEntriesReply(2, True, match_index=3), component="raft")
