@@ -37,7 +37,7 @@ prints where the leader's time goes.
 
 Run from the repository root::
 
-    python bench/kv.py [--seconds 5] [--clients 32] [--requests 300] [--profile]
+    python bench/kv.py [--seconds 5] [--clients 128] [--requests 300] [--profile]
 """
 
 from __future__ import annotations
@@ -401,8 +401,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0,
                         help="length of each throughput phase (default 5)")
-    parser.add_argument("--clients", type=int, default=32,
-                        help="concurrent dsys sessions (and simulated clients; default 32)")
+    parser.add_argument("--clients", type=int, default=128,
+                        help="concurrent dsys sessions (and simulated clients; default "
+                             "128; PySyncObj keeps --window calls in flight)")
     parser.add_argument("--window", type=int, default=1000,
                         help="PySyncObj calls in flight (default 1000)")
     parser.add_argument("--requests", type=int, default=300,
