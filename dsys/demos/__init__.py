@@ -11,6 +11,8 @@ default). A demo that tells a story in parts may define
 The harnesses build simulations of a protocol and measure them; tests, docs and benchmarks
 use them:
 
+* :mod:`dsys.demos.chord`: Chord rings, installed or built by joins; lookup hops
+  against ½·log₂N, and lookups while nodes join and crash;
 * :mod:`dsys.demos.clock_sync`: the error Cristian's and Berkeley's algorithms achieve
   against the bound they claim (``python -m dsys.demos.clock_sync``);
 * :mod:`dsys.demos.detector_tradeoff`: a failure detector's detection time and false

@@ -13,7 +13,11 @@
 * :mod:`dsys.naming.asking`: the clients' shared pattern, one request in flight, asked
   again until answered (:class:`AskingClient`);
 * :mod:`dsys.naming.checkers`: the lease promises (:func:`check_leases`,
-  :func:`check_names_kept`) and the staleness a TTL allows (:func:`check_staleness`).
+  :func:`check_names_kept`) and the staleness a TTL allows (:func:`check_staleness`);
+* :mod:`dsys.naming.chord`: Chord (:class:`Chord`), a ring of nodes that finds the node
+  of any key in ``O(log N)`` hops while nodes join and fail;
+  :mod:`dsys.naming.chord_checkers` judges its rings (:func:`check_chord_ring`), lookups
+  (:func:`check_chord_lookups`) and hop counts (:func:`check_chord_hops`).
 
 Every node runs unchanged in the simulator and on the trio runtime.
 
@@ -36,6 +40,8 @@ from dsys.naming.checkers import (
     check_names_kept,
     check_staleness,
 )
+from dsys.naming.chord import Chord, ChordLookup, chord_id
+from dsys.naming.chord_checkers import check_chord_hops, check_chord_lookups, check_chord_ring
 from dsys.naming.dns import (
     ROOT,
     Answer,
@@ -88,6 +94,8 @@ __all__ = [
     "AskingClient",
     "Balance",
     "Binding",
+    "Chord",
+    "ChordLookup",
     "ConsistentHashRing",
     "Deregister",
     "LocalResolver",
@@ -119,11 +127,15 @@ __all__ = [
     "ZoneServer",
     "ZoneUpdater",
     "answer_staleness",
+    "check_chord_hops",
+    "check_chord_lookups",
+    "check_chord_ring",
     "check_domain_name",
     "check_flat_name",
     "check_leases",
     "check_names_kept",
     "check_staleness",
+    "chord_id",
     "enclosing",
     "imbalance",
     "is_within",
