@@ -100,14 +100,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 # ----- list --------------------------------------------------------------------------------------
 
 
-def _status(lab: Lab) -> Text:
+def _status(lab: Lab) -> tuple[Text, str | None]:
+    """The attempt column of ``lab``'s row, and the line under the table that says where
+    the attempt is (a path is never cut in a table cell: it can be copied whole)."""
     attempt = attempts.find_attempt(lab)
     if attempt is None:
-        return Text("not started", style="dim")
+        return Text("not started", style="dim"), None
     if attempt.earned is None or attempt.total is None:
-        return Text(f"started in {attempt.folder}", style="yellow")
+        return Text("started", style="yellow"), f"{lab.name}: started in {attempt.folder}"
     style = "bold green" if attempt.earned == attempt.total else "yellow"
-    return Text(f"{attempt.earned}/{attempt.total} in {attempt.folder}", style=style)
+    score = f"{attempt.earned}/{attempt.total}"
+    return Text(score, style=style), f"{lab.name}: {score} in {attempt.folder}"
 
 
 def list_labs(args: argparse.Namespace) -> int:
@@ -117,13 +120,19 @@ def list_labs(args: argparse.Namespace) -> int:
     table.add_column("title / topic")
     table.add_column("points", justify="right")
     table.add_column("your attempt")
+    where = []
     for lab in discover():
         points = sum(test.points for test in load_grader(lab))
         aliases = f"\n[dim]also: {', '.join(lab.aliases)}[/dim]" if lab.aliases else ""
         about = f"{escape(lab.title)}\n[dim]{escape(lab.topic)}[/dim]"
-        table.add_row(f"{lab.name}{aliases}", about, str(points), _status(lab))
+        status, line = _status(lab)
+        table.add_row(f"{lab.name}{aliases}", about, str(points), status)
+        if line is not None:
+            where.append(line)
     console = Console()
     console.print(table)
+    for line in where:
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
     console.print("[dim]start one: dsys lab start LAB DIR   grade it: dsys lab test LAB[/dim]")
     return 0
 
