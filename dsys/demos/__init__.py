@@ -25,6 +25,9 @@ use them:
   fixed workload's throughput and latency percentiles against either.
 * :mod:`dsys.demos.quorum`: Dynamo-style clusters, a workload's latency percentiles and
   stale-read rate for given N, R, W, and anti-entropy's convergence time and bytes.
+* :mod:`dsys.demos.scaling`: servers behind a load balancer: routing policies against
+  utilization, throughput against the number of servers, p99 latency while the pool
+  changes, and capacity following demand under an autoscaler.
 
 They live here, not beside their protocols, because a protocol package never imports the
 simulator (see "Layer rules" in the design); this package may.
@@ -46,4 +49,5 @@ DEMOS = {
     "crdt": "dsys.demos.crdt",
     "quorum": "dsys.demos.quorum",
     "naming": "dsys.demos.naming",
+    "scaling": "dsys.demos.scaling",
 }
