@@ -159,7 +159,7 @@ def _names(mapping: Mapping[str, str] | None) -> dict[str, str]:
 class Zone:
     """One zone: the records it holds and the child zones it delegates.
 
-    Args:
+    Attributes:
         origin: the zone's name (``""``: the root).
         records: name -> address, for names of this zone (not below a delegation).
         delegations: child zone -> the node id of the server that serves it.

@@ -170,14 +170,15 @@ def movement(placement: Placement, keys: Sequence[str], *, join: str, leave: str
 
 
 def measure_movement(*, nodes: int = 10, keys: int = 10_000, vnodes: int = 100,
-                     schemes: Iterable[str] = ("mod-N", "consistent", "rendezvous"),
+                     schemes: Iterable[str] = tuple(SCHEMES),
                      prefix: str = "n") -> list[Movement]:
     """For each placement rule of :data:`SCHEMES` (consistent hashing with ``vnodes``
     tokens per node), the keys moved when an ``N + 1``-th node joins ``nodes`` nodes and
     when the first node leaves, out of ``keys`` keys.
 
-    >>> [m.scheme for m in measure_movement(nodes=3, keys=100)]
-    ['mod-N', 'consistent', 'rendezvous']
+    Example:
+        >>> [m.scheme for m in measure_movement(nodes=3, keys=100)]
+        ['mod-N', 'consistent', 'rendezvous']
     """
     names = node_names(nodes + 1, prefix)
     all_keys = key_names(keys)

@@ -944,7 +944,8 @@ class QuorumNode(Node):
         detector: builds the failure detector (None: none, timeouts only).
         anti_entropy: seconds between anti-entropy rounds, or None for none.
         merkle: Merkle trees (True) or the full comparison (False).
-        depth, fanout: the Merkle trees' shape.
+        depth: the Merkle trees' depth.
+        fanout: the Merkle trees' fanout (children per inner node).
         replica: the :class:`Replica` class (a test's broken variant, say).
 
     Example:
@@ -981,7 +982,8 @@ class QuorumClient(Client):
 
     Args:
         nodes: the store's nodes (default: every server of the cluster).
-        n, vnodes: as the servers' (to compute preference lists).
+        n: as the servers' (to compute preference lists).
+        vnodes: as the servers' (to compute preference lists).
         timeout: seconds before giving up on an operation.
         coordinators: send every request to one of these instead.
 
