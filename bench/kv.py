@@ -16,7 +16,8 @@ One run, one table. Measured in this run, side by side (no assertions: a bench r
    node drives, like PySyncObj's own benchmark: ``sync=True`` calls one at a time with
    ``appendEntriesUseBatch=False`` (latency, the configuration of its quoted 1.4 ms),
    then, on a fresh cluster with its default batching, asynchronous calls with
-   ``--window`` in flight (throughput).
+   ``--window`` in flight (throughput), on a cluster whose driver is its leader (its best
+   case: clusters that elected another node are started again, a few times at most).
 3. **The simulator**: the same KVServer and KVClient classes, 3 servers and
    ``--clients`` clients putting, in virtual time: completed operations per *wall*
    second, and bytes per operation (each message sealed as a JSON frame, as
@@ -68,6 +69,7 @@ SERVERS = ("s1", "s2", "s3")
 VALUE = "v" * 16
 KEYS = 100
 START_WITHIN = 60.0  # seconds for a cluster to elect a leader before the bench gives up
+DRIVER_LEADS_TRIES = 5  # PySyncObj clusters started until its driver is the leader
 
 QUOTED = {"throughput": "15-19k ops/s (async, 3 nodes; PySyncObj README)",
           "latency": "1.4 ms (one unbatched sync call)"}
@@ -431,8 +433,15 @@ def main() -> None:
         say("PySyncObj, latency (unbatched)")
         pso = pysyncobj_run(args, "latency")
         if "error" not in pso:
-            say("PySyncObj, throughput (batched)")
-            pso |= pysyncobj_run(args, "throughput")
+            # The anchor at its best: its driver is its leader (no forwarding hop), as
+            # in PySyncObj's own benchmark. A cluster that elected another node is
+            # started again (a few times at most; the table says where the leader was).
+            for attempt in range(1, DRIVER_LEADS_TRIES + 1):
+                say(f"PySyncObj, throughput (batched), cluster {attempt}")
+                throughput = pysyncobj_run(args, "throughput")
+                if throughput.get("leader") != "another node":
+                    break
+            pso |= throughput
     say("the simulator")
     sim = simulated(args.clients)
 
