@@ -70,7 +70,7 @@ from dsys.core.node import Node
 from dsys.errors import ConfigError
 from dsys.kv.messages import OK, WRONG_LEADER, KVReply, KVRequest
 from dsys.kv.store import OPERATIONS, READS, KVStore
-from dsys.replication.routed_client import RoutedClient
+from dsys.replication.routed_client import RoutedClient, check_server_options
 from dsys.trace.events import Trace
 
 __all__ = ["ChainAck", "ChainClient", "ChainConfig", "ChainMaster", "ChainPing", "ChainServer",
@@ -349,13 +349,9 @@ class ChainServer(Node):
                  retry: float = RETRY, batch: int = BATCH,
                  session_timeout: float = 60.0) -> None:
         super().__init__()
-        if not ping_interval > 0 or not retry > 0:
-            raise ConfigError(f"ping_interval and retry must be > 0, got {ping_interval!r} "
-                              f"and {retry!r}")
+        check_server_options(ping_interval, retry, batch)
         if not isinstance(lease_pings, int) or lease_pings < 1:
             raise ConfigError(f"lease_pings must be an int >= 1, got {lease_pings!r}")
-        if not isinstance(batch, int) or batch < 1:
-            raise ConfigError(f"batch must be an int >= 1, got {batch!r}")
         self.master = master
         self.craq = craq
         self.ping_interval = ping_interval

@@ -63,7 +63,7 @@ from dsys.core.node import Node
 from dsys.errors import ConfigError
 from dsys.kv.messages import WRONG_LEADER, KVReply, KVRequest
 from dsys.kv.store import OPERATIONS, KVStore
-from dsys.replication.routed_client import RoutedClient
+from dsys.replication.routed_client import RoutedClient, check_server_options
 from dsys.trace.events import Trace
 
 __all__ = ["BackupAck", "Forward", "GetView", "PBClient", "PBServer", "Ping", "StateTransfer",
@@ -282,11 +282,7 @@ class PBServer(Node):
                  retry: float = RETRY, batch: int = BATCH,
                  session_timeout: float = 60.0) -> None:
         super().__init__()
-        if not ping_interval > 0 or not retry > 0:
-            raise ConfigError(f"ping_interval and retry must be > 0, got {ping_interval!r} "
-                              f"and {retry!r}")
-        if not isinstance(batch, int) or batch < 1:
-            raise ConfigError(f"batch must be an int >= 1, got {batch!r}")
+        check_server_options(ping_interval, retry, batch)
         self.view_service = view_service
         self.ping_interval = ping_interval
         self.retry = retry

@@ -26,6 +26,15 @@ from dsys.kv.client import OP_TIMEOUT, RETRY, KVClient
 from dsys.kv.messages import WRONG_LEADER, KVReply, KVRequest
 
 
+def check_server_options(ping_interval: float, retry: float, batch: int) -> None:
+    """The options primary-backup and chain servers share: a ConfigError if one is bad."""
+    if not ping_interval > 0 or not retry > 0:
+        raise ConfigError(f"ping_interval and retry must be > 0, got {ping_interval!r} "
+                          f"and {retry!r}")
+    if not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch must be an int >= 1, got {batch!r}")
+
+
 class RoutedClient(KVClient):
     """A :class:`~dsys.kv.KVClient` that learns where to send requests from a
     coordinator (see the module docstring).
