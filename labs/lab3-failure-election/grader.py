@@ -465,6 +465,16 @@ def news_spreads_then_stops(trial: Trial) -> None:
         f"at t={crowded[0][0]:.3f} s s sent {crowded[0][1]} a message carrying "
         f"{len(updates_of(crowded[0][2]))} updates: at most MAX_PIGGYBACK ({MAX_PIGGYBACK}) "
         "ride on one message (a message must stay small, whatever happens to the group)")
+    # Least-sent first (the handout): news not sent yet goes before news already sent, so
+    # the seven pieces are all out on the first two messages s sends that carry any.
+    first_two = [msg for t, _, msg in messages if t >= told and any(
+        news(msg, u.status, u.member, u.incarnation) for u in heard)][:2]
+    late = [u for u in heard
+            if not any(news(msg, u.status, u.member, u.incarnation) for msg in first_two)]
+    assert not late, (
+        f"at t={told:.3f} s p1 told s: {show(heard)}. s's next two messages did not carry "
+        f"{show(late)}: with at most MAX_PIGGYBACK updates per message, the least-sent news "
+        "goes first, or fresh news waits behind news that has been sent many times")
     # Spread: each piece of news reaches a member other than p1, which told it (on the 8
     # pings of the next 8 periods, and the ack to p1: at most 3 of them go to p1, and the 7
     # pieces of news take 7 messages to send 6 times each, 6 at a time).

@@ -100,6 +100,7 @@ CAUGHT_BY: dict[str, dict[str, str]] = {
         # a few seeds only), and the tests named here were added or sharpened for them.
         "coordinator_timer_left_armed": "an_answered_election_ends",
         "helper_reuses_the_askers_seq": "indirect_probes",
+        "most_sent_news_first": "news_spreads_then_stops",
     },
     "lab4": {
         "candidate_ignores_leader": "calm_network_keeps_its_leader",
