@@ -111,6 +111,12 @@ class StreamTcpTransport:
             return link.put(data)
         return "no route"
 
+    def hold(self) -> None:
+        """Streams write through their writer tasks: nothing to keep."""
+
+    def release(self) -> None:
+        """Nothing was kept."""
+
     def learn(self, src: str, reply_path: Any) -> None:
         if not isinstance(reply_path, _Link) or self._learned.get(src) is reply_path:
             return

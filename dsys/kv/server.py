@@ -66,7 +66,8 @@ class KVService(Component):
 
     def on_start(self) -> None:
         """Start with no write waiting for its apply."""
-        # Log index -> (client, request) of the writes this server proposed as leader.
+        # Log index -> (client, request) of the writes this server proposed as leader,
+        # in index order.
         self.waiting: dict[int, tuple[str, KVRequest]] = {}
 
     def on_message(self, src: str, msg: KVRequest) -> None:
@@ -88,7 +89,12 @@ class KVService(Component):
         if started is None:  # handing leadership over
             self.reply(src, msg, WRONG_LEADER)
             return
-        self.waiting[started[0]] = (src, msg)
+        waiting = self.waiting
+        if waiting and started[0] <= next(reversed(waiting)):  # (after a leader change)
+            waiting[started[0]] = (src, msg)
+            self.waiting = dict(sorted(waiting.items()))
+        else:
+            waiting[started[0]] = (src, msg)  # in index order: see applied()
 
     def on_read(self, src: str, msg: KVRequest, ok: bool) -> None:
         """ReadIndex's answer: serve the get from the store, or send the client on."""
@@ -101,10 +107,14 @@ class KVService(Component):
         """Raft applied ``command`` at ``index``: answer its client if we proposed it
         (another command at that index means ours was lost with a leader change), and
         snapshot if the log grew too long."""
-        for skipped in [i for i in self.waiting if i < index]:  # replaced by a snapshot
-            src, msg = self.waiting.pop(skipped)
+        pending = self.waiting  # in index order: the skipped ones come first
+        while pending:
+            first = next(iter(pending))
+            if first >= index:
+                break
+            src, msg = pending.pop(first)  # replaced by a snapshot
             self.reply(src, msg, WRONG_LEADER)
-        waiting = self.waiting.pop(index, None)
+        waiting = pending.pop(index, None)
         if waiting is not None:
             src, msg = waiting
             if (command["session"], command["seq"]) == (msg.session, msg.seq):

@@ -70,6 +70,9 @@ class KVStore:
         if entry is None:
             return {"status": EXPIRED, "value": None}
         entry[2] = self.clock
+        # The table stays in order of last use (the clock never goes back), so expire()
+        # finds the idle sessions at its front.
+        self.sessions[session] = self.sessions.pop(session)
         if seq < entry[0]:
             return {"status": STALE, "value": None}  # a late copy: its client moved on
         if seq == entry[0]:
@@ -103,8 +106,12 @@ class KVStore:
     def expire(self) -> None:
         """Forget sessions idle for more than ``session_timeout`` of log time."""
         limit = self.clock - self.session_timeout
-        for session in [s for s, entry in self.sessions.items() if entry[2] < limit]:
-            del self.sessions[session]
+        sessions = self.sessions
+        while sessions:  # oldest use first: stop at the first one still in use
+            session = next(iter(sessions))
+            if sessions[session][2] >= limit:
+                break
+            del sessions[session]
 
     def snapshot(self) -> dict[str, Any]:
         """Everything, as a JSON value: the data *and* the session table (without it, a
@@ -117,6 +124,8 @@ class KVStore:
         """Replace everything with a snapshot (Raft calls it)."""
         data = data or {}
         self.data = dict(data.get("data", {}))
-        self.sessions = {s: list(e) for s, e in data.get("sessions", {}).items()}
+        # In order of last use, as apply() keeps it (the snapshot lists them by name).
+        self.sessions = {s: list(e) for s, e in sorted(data.get("sessions", {}).items(),
+                                                        key=lambda item: (item[1][2], item[0]))}
         self.clock = float(data.get("clock", 0.0))
         self.applied_index = index

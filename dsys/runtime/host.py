@@ -695,6 +695,16 @@ class NodeHost(HostBase):
         """The address this node listens on."""
         return self._transport.address
 
+    def _run_job(self, job: Callable[[], None]) -> None:
+        # What a handler sends leaves when it returns, one write per connection (the
+        # replies to a batch of commits, say), instead of one system call per frame.
+        transport = self._transport
+        transport.hold()
+        try:
+            super()._run_job(job)
+        finally:
+            transport.release()
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         """Serve until cancelled, stopped or signalled; see the class docstring."""

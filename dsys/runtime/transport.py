@@ -207,6 +207,12 @@ class Transport(Protocol):
     def send(self, dst: str, frame: bytes) -> str | None:
         """Send ``frame`` to ``dst`` without blocking; None, or why it was dropped."""
 
+    def hold(self) -> None:
+        """Until :meth:`release`, keep frames instead of writing each one at once."""
+
+    def release(self) -> None:
+        """Write the frames kept since :meth:`hold`, one system call per connection."""
+
     def learn(self, src: str, reply_path: Any) -> None:
         """Remember how a checked frame from ``src`` arrived, to answer it that way."""
 
@@ -272,10 +278,13 @@ class _Outbox:
         self.last_active = 0.0
         self._wakeup = trio.Event()
 
-    def put(self, data: bytes) -> str | None:
+    def put(self, data: bytes, *, hold: bool = False) -> str | None:
+        """Queue ``data`` (or write it now, if nothing waits ahead of it); None, or why
+        it was dropped. ``hold``: never write now and don't wake the writer: the caller
+        will :meth:`flush` (frames sent by one handler leave in one system call)."""
         if self.closed:
             return "connection closed"
-        if not self.frames and self.sock is not None:
+        if not hold and not self.frames and self.sock is not None:
             # Nothing queued ahead: try to write now (never blocks: the socket is
             # non-blocking). This saves a task switch on every message.
             try:
@@ -296,7 +305,7 @@ class _Outbox:
             return "queue full"
         if self.budget.queued + len(data) > self.budget.limit:
             return "all queues full"
-        self._append(data)
+        self._append(data, wake=not hold)
         return None
 
     async def wait_for_frames(self) -> None:
@@ -315,11 +324,34 @@ class _Outbox:
         """Drop every waiting frame (the connection is gone for good)."""
         self.take(len(self.frames))
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes, *, wake: bool = True) -> None:
         self.frames.append(data)
         self.bytes += len(data)
         self.budget.queued += len(data)
-        self._wakeup.set()
+        if wake:
+            self._wakeup.set()
+
+    def flush(self) -> None:
+        """Write what waits here now, in one system call (as much as the kernel takes);
+        the writer task gets the rest. Called after frames were put with ``hold``."""
+        if not self.frames:
+            return
+        if self.sock is None or self.head_is_partial:
+            self._wakeup.set()  # not connected, or the writer is mid-frame: its job
+            return
+        batch = self.take(_BATCH, _BATCH_BYTES)
+        data = batch[0] if len(batch) == 1 else b"".join(batch)
+        try:
+            sent = self.sock.send(data)
+        except OSError:  # would block, or broken: the writer sorts it out
+            sent = 0
+        if sent:
+            self.last_active = trio.current_time()
+        if sent < len(data):
+            self.put_back(data[sent:] if sent else data)
+            self.head_is_partial = sent > 0
+        if self.frames:
+            self._wakeup.set()
 
     def put_back(self, data: bytes) -> None:
         self.frames.appendleft(data)
@@ -388,6 +420,8 @@ class TcpTransport:
         self._queue_bytes = max(limits.send_queue_bytes, max_frame + _LENGTH)
         self._links = {peer_id: self._outbox() for peer_id in self._peers}
         self._learned: OrderedDict[str, _Outbox] = OrderedDict()
+        # Connections with frames kept by hold(), to be written by release().
+        self._held: list[_Outbox] | None = None
         # Inbound connections, oldest first, and how many come from each address.
         self._inbound: dict[_Inbound, None] = {}
         self._per_address: Counter[str] = Counter()
@@ -463,14 +497,36 @@ class TcpTransport:
         """
         data = len(frame).to_bytes(_LENGTH, "big") + frame
         link = self._links.get(dst)
-        if link is not None and (link.sock is not None or link.frames):
-            return link.put(data)
-        inbound = self._learned.get(dst)
-        if inbound is not None:
-            return inbound.put(data)
-        if link is not None:
-            return link.put(data)
-        return "no route"
+        if link is None or (link.sock is None and not link.frames):
+            outbox = self._learned.get(dst) or link
+            if outbox is None:
+                return "no route"
+        else:
+            outbox = link
+        held = self._held
+        if held is None:
+            return outbox.put(data)
+        reason = outbox.put(data, hold=True)
+        if reason is None:
+            if outbox not in held:
+                held.append(outbox)
+            if len(outbox.frames) == _BATCH:  # a batch's worth: no point keeping more
+                outbox.flush()
+        return reason
+
+    def hold(self) -> None:
+        """Until :meth:`release`, keep the frames of idle connections instead of writing
+        each at once: the host holds while one handler runs, so the replies to a batch
+        of commits (say) leave in one system call per connection, not one each."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """Write the frames kept since :meth:`hold`, one system call per connection."""
+        held, self._held = self._held, None
+        if held:
+            for outbox in held:
+                outbox.flush()
 
     def learn(self, src: str, reply_path: Any) -> None:
         """Remember the connection a checked frame from ``src`` came on (see send).
@@ -979,6 +1035,12 @@ class UdpTransport:
         except OSError as exc:
             return f"send failed ({_why(exc)})"
         return None
+
+    def hold(self) -> None:
+        """Nothing to keep: a datagram leaves at once."""
+
+    def release(self) -> None:
+        """Nothing was kept."""
 
     def learn(self, src: str, reply_path: Any) -> None:
         """Answer ``src`` at the address its datagrams come from (if it is not a peer)."""

@@ -214,6 +214,33 @@ def test_sessions_expire_after_their_timeout_of_log_time() -> None:
     assert store.sessions == {} and store.data == {"k": "w"}
 
 
+@pytest.mark.parametrize("restored", [False, True])
+def test_only_the_idle_session_expires_whatever_order_they_registered_in(restored: bool
+                                                                          ) -> None:
+    """a registers first but stays in use; b, registered later, goes idle: b expires and
+    a does not (also after a restart from a snapshot, whose table lists sessions by
+    name, not by use)."""
+    from dsys.kv import KVStore
+
+    def op(session: str, seq: int, f: str, time: float) -> dict[str, object]:
+        return {"session": session, "seq": seq, "f": f, "key": "k", "value": session,
+                "time": time}
+
+    store = KVStore(session_timeout=1.0)
+    store.apply(1, op("a", 0, "register", 0.0))
+    store.apply(2, op("b", 0, "register", 0.1))
+    store.apply(3, op("a", 1, "put", 0.9))
+    if restored:
+        fresh = KVStore(session_timeout=1.0)
+        fresh.restore(3, store.snapshot())
+        store = fresh
+    # At 1.5: b was last used at 0.1 (idle 1.4 s), a at 0.9 (idle 0.6 s).
+    assert store.apply(4, op("a", 2, "append", 1.5))["status"] == "ok"
+    assert list(store.sessions) == ["a"]
+    assert store.apply(5, op("b", 1, "append", 1.5))["status"] == "session expired"
+    assert store.data == {"k": "aa"}
+
+
 def test_a_read_right_after_a_snapshot_at_the_commit_index_is_served() -> None:
     """A snapshot at every apply (max_raft_state=1): the commit index is the snapshot's
     index, whose term ReadIndex must still see as this leader's."""

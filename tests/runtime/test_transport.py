@@ -171,3 +171,64 @@ async def test_a_connection_reset_by_the_peer_just_ends_the_connection() -> None
                 outbox.put(b"to nobody")  # queued: the writer meets the reset too
                 await transport._run_connection(served, outbox, receiver, None, "peer")
     assert receiver.frames == [] and receiver.rejected == []
+
+
+def held_link(transport: TcpTransport, sock: socket.socket) -> _Outbox:
+    """A connected outbound link to "peer" on ``sock``."""
+    box = transport._outbox()
+    box.sock = sock
+    transport._links["peer"] = box
+    transport._peers["peer"] = None  # type: ignore[assignment]  # never dialled here
+    return box
+
+
+def readable(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(1 << 16)
+    except BlockingIOError:
+        return b""
+
+
+async def test_frames_sent_while_held_leave_together_on_release() -> None:
+    """What one handler sends (the host holds while it runs) is written when it returns,
+    in order, in one write; not held, a frame leaves at once."""
+    transport = TcpTransport(None, {}, max_frame=1000)
+    with socket_pair() as (a, b):
+        box = held_link(transport, a)
+        transport.hold()
+        for i in range(3):
+            assert transport.send("peer", b"m%d" % i) is None
+        assert readable(b) == b"" and len(box.frames) == 3
+        transport.release()
+        assert readable(b) == framed(b"m0", b"m1", b"m2")
+        assert not box.frames and box.bytes == 0 and transport._budget.queued == 0
+        assert transport.send("peer", b"now") is None
+        assert readable(b) == framed(b"now")
+
+
+async def test_a_held_batch_is_written_as_soon_as_it_is_full() -> None:
+    from dsys.runtime.transport import _BATCH
+
+    transport = TcpTransport(None, {}, max_frame=1000)
+    with socket_pair() as (a, b):
+        held_link(transport, a)
+        transport.hold()
+        for i in range(_BATCH + 1):
+            assert transport.send("peer", b"%d" % i) is None
+        assert readable(b) == framed(*[b"%d" % i for i in range(_BATCH)])
+        transport.release()
+        assert readable(b) == framed(b"%d" % _BATCH)
+
+
+async def test_held_frames_for_an_unconnected_link_wait_for_its_writer() -> None:
+    transport = TcpTransport(None, {}, max_frame=1000)
+    box = transport._outbox()
+    transport._links["peer"] = box
+    transport._peers["peer"] = None  # type: ignore[assignment]
+    box.frames.append(b"queued")  # a frame already waits for the connection
+    box.bytes = len(b"queued")
+    transport.hold()
+    assert transport.send("peer", b"next") is None
+    transport.release()
+    assert list(box.frames) == [b"queued", framed(b"next")]
+    assert box._wakeup.is_set()  # the link task connects and writes them
