@@ -48,7 +48,16 @@ from dsys.scaling.policies import (
     TwoChoices,
     make_policy,
 )
-from dsys.scaling.server import Activate, Deactivate, LoadReport, Ready, Reply, Request, Server
+from dsys.scaling.server import (
+    Activate,
+    Deactivate,
+    LoadReport,
+    Ready,
+    Register,
+    Reply,
+    Request,
+    Server,
+)
 from dsys.scaling.service import (
     Bimodal,
     Constant,
@@ -81,6 +90,7 @@ __all__: list[str] = [
     "RandomChoice",
     "RateSchedule",
     "Ready",
+    "Register",
     "Rejected",
     "RemoveServer",
     "Reply",

@@ -20,10 +20,26 @@ The rules of this file:
   and their replies are relayed. When its last one is answered the balancer notes
   ``"drained"`` and tells whoever asked for the removal (:class:`Drained`). Adding a
   draining server back puts it in service again.
+* Servers may also *register* themselves: a server built with ``register="lb"`` sends
+  :class:`Register` when it starts (and again after a restart) and every ``heartbeat``
+  seconds after; the balancer puts a registering server in service, unless an operator
+  removed it (:class:`RemoveServer`; only :class:`AddServer` brings such a server back).
+  This is how a machine started later joins the pool on real processes.
+* With a ``timeout``, a forwarded request not answered within ``timeout`` seconds counts as
+  a failure signal: the balancer *ejects* the server (no new request goes there; it comes
+  back when it registers again, or by :class:`AddServer`), then sends the request to
+  another server in service (at most ``retries`` times), or answers the client
+  :class:`Rejected` with a reason that names the server and the timeout. An answer that
+  arrives after that is dropped: each request is answered, or rejected, exactly once.
+  At most ``max_ejected`` of the servers (a share of those in service or ejected) are out
+  at a time: when timeouts hit more of them, the servers are not dead but overloaded
+  (a timeout too short for the queues), and ejecting them would pile their load on the
+  rest and eject those in turn, down to no server at all.
+  Without a timeout, a request sent to a server that crashed is never answered.
 * With no server in service, a request is answered :class:`Rejected`.
 
-The balancer notes ``"add"``, ``"remove"`` and ``"drained"`` (with the server) in the
-trace; :func:`dsys.scaling.checkers.check_drained` reads them.
+The balancer notes ``"add"``, ``"remove"``, ``"drained"`` and ``"eject"`` (with the
+server) in the trace; :func:`dsys.scaling.checkers.check_drained` reads them.
 
 Example:
     >>> from dsys import Network, Simulation
@@ -47,7 +63,7 @@ from dsys.core.messages import message
 from dsys.core.node import Node
 from dsys.errors import ConfigError
 from dsys.scaling.policies import Policy, make_policy
-from dsys.scaling.server import Reply, Request
+from dsys.scaling.server import Register, Reply, Request
 
 __all__ = ["AddServer", "Balancer", "Drained", "Rejected", "RemoveServer"]
 
@@ -92,13 +108,31 @@ class Balancer(Node):
             (one per balancer: it keeps state). The balancer puts ``servers`` in it; any
             it holds already are in service too.
         cost: seconds of the balancer's own work per forwarded request (0: free).
+        timeout: seconds a server has to answer a forwarded request before the balancer
+            ejects it and retries or rejects the request (None: wait forever).
+        retries: how many times a timed-out request is sent to another server.
+        max_ejected: the largest share of the servers ejected at a time (0 to 1).
     """
 
-    def __init__(self, servers: Iterable[str], policy: str | Policy = "round-robin", *,
-                 cost: float = 0.0) -> None:
+    def __init__(self, servers: Iterable[str] = (), policy: str | Policy = "round-robin", *,
+                 cost: float = 0.0, timeout: float | None = None, retries: int = 1,
+                 max_ejected: float = 0.5) -> None:
         super().__init__()
         if not 0 <= cost < float("inf"):
             raise ConfigError(f"the balancer's cost per request must be >= 0 s, got {cost!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(
+                timeout, int | float) or not 0 < timeout < float("inf")):
+            raise ConfigError(f"the balancer's timeout must be > 0 seconds or None, got "
+                              f"{timeout!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigError(f"retries must be an int >= 0, got {retries!r}")
+        if isinstance(max_ejected, bool) or not isinstance(max_ejected, int | float) or not (
+                0 <= max_ejected <= 1):
+            raise ConfigError(f"max_ejected must be a share between 0 and 1, got "
+                              f"{max_ejected!r}")
+        self.max_ejected = float(max_ejected)
+        self.timeout = None if timeout is None else float(timeout)
+        self.retries = retries
         self.policy = make_policy(policy) if isinstance(policy, str) else policy
         if not isinstance(self.policy, Policy):
             raise ConfigError(f"policy must be a policy name or a Policy, got {policy!r}")
@@ -106,15 +140,27 @@ class Balancer(Node):
         #: Outstanding requests per server in service, and per server draining.
         self.outstanding: dict[str, int] = {}
         self.draining: dict[str, int] = {}
+        #: Outstanding requests per server ejected after a timeout (out of service until
+        #: it registers again or is added).
+        self.ejected: dict[str, int] = {}
+        #: Servers an operator removed: registrations do not bring them back.
+        self.removed: set[str] = set()
         self._drain_waiters: dict[str, str] = {}
-        # ticket -> (client, the client's id, server)
-        self._tickets: dict[int, tuple[str, int, str]] = {}
+        # ticket -> (client, the client's id, server, key, attempt, deadline); tickets are
+        # issued in time order, so with one timeout the deadlines are in order too.
+        self._tickets: dict[int, tuple[str, int, str, str, int, float]] = {}
         self._next_ticket = 0
         self._backlog: deque[tuple[str, Request]] = deque()
         self._working = False
-        #: Requests forwarded, and rejected for want of a server; the longest backlog.
+        self._expiring = False
+        #: Requests forwarded (retries included), rejected for want of a server, timed out
+        #: at a server, retried, and failed (rejected after the last timeout); the longest
+        #: backlog.
         self.forwarded = 0
         self.rejected = 0
+        self.timed_out = 0
+        self.retried = 0
+        self.failed = 0
         self.max_backlog = 0
         for server in sorted(set(servers) | set(self.policy.servers)):
             if server not in self.policy.servers:
@@ -134,16 +180,42 @@ class Balancer(Node):
     # ----- membership ---------------------------------------------------------------------
 
     def add_server(self, server: str) -> None:
-        """Put ``server`` in service (back in service, if it was draining)."""
+        """Put ``server`` in service (back in service, if it was draining or ejected)."""
+        self.removed.discard(server)
         if server in self.outstanding:
             return
         self.policy.add(server)
-        self.outstanding[server] = self.draining.pop(server, 0)
+        self.outstanding[server] = self.draining.pop(server, 0) + self.ejected.pop(server, 0)
         self._drain_waiters.pop(server, None)
         self.note("add", server=server)
 
+    def register(self, server: str) -> None:
+        """``server`` says it serves: put it in service unless an operator removed it."""
+        if server not in self.outstanding and server not in self.removed:
+            self.add_server(server)
+
+    def eject(self, server: str, reason: str) -> None:
+        """Take ``server`` out of service after a failure signal (it may come back by
+        registering again); its outstanding requests stay counted until they are answered
+        or time out. Not beyond ``max_ejected`` of the servers."""
+        if server not in self.outstanding:
+            return
+        if len(self.ejected) + 1 > self.max_ejected * (len(self.outstanding) + len(self.ejected)):
+            return
+        self.policy.remove(server)
+        self.ejected[server] = self.outstanding.pop(server)
+        self.note("eject", server=server, reason=reason)
+
     def remove_server(self, server: str, *, tell: str | None = None) -> None:
         """Take ``server`` out of service; it drains. ``tell`` gets :class:`Drained`."""
+        self.removed.add(server)
+        if server in self.ejected:  # out of service already: let it drain
+            self.draining[server] = self.ejected.pop(server)
+            self.note("remove", server=server, outstanding=self.draining[server])
+            if tell is not None:
+                self._drain_waiters[server] = tell
+            self._check_drained(server)
+            return
         if server not in self.outstanding:
             if tell is not None and server not in self.draining:
                 self.send(tell, Drained(server))  # not here at all: nothing to drain
@@ -174,12 +246,17 @@ class Balancer(Node):
         elif kind is Reply:
             assert isinstance(msg, Reply)
             self._relay(msg)
+        elif isinstance(msg, Register):
+            self.register(src)
         elif isinstance(msg, AddServer):
             self.add_server(msg.server)
         elif isinstance(msg, RemoveServer):
             self.remove_server(msg.server, tell=src)
 
     def on_timer(self, name: str) -> None:
+        if name == "expire":
+            self._expire()
+            return
         if name != "work":
             return
         src, request = self._backlog.popleft()
@@ -192,30 +269,73 @@ class Balancer(Node):
     # ----- helpers -----------------------------------------------------------------------------
 
     def _forward(self, src: str, request: Request) -> None:
+        self._dispatch(src, request.id, request.key, 0)
+
+    def _dispatch(self, client: str, client_id: int, key: str, attempt: int) -> None:
         load = self.outstanding
         if not load:
             self.rejected += 1
-            self.send(src, Rejected(request.id, "no server in service"))
+            self.send(client, Rejected(client_id, "no server in service"))
             return
-        server = self.policy.choose(request.key, load, self.rng)
+        server = self.policy.choose(key, load, self.rng)
         ticket = self._next_ticket
         self._next_ticket = ticket + 1
-        self._tickets[ticket] = (src, request.id, server)
+        deadline = self.now + self.timeout if self.timeout is not None else 0.0
+        self._tickets[ticket] = (client, client_id, server, key, attempt, deadline)
         load[server] += 1
         self.forwarded += 1
-        self.send(server, Request(ticket, request.key))
+        self.send(server, Request(ticket, key))
+        if self.timeout is not None and not self._expiring:
+            self._expiring = True
+            self.set_timer("expire", self.timeout)
 
-    def _relay(self, reply: Reply) -> None:
-        entry = self._tickets.pop(reply.id, None)
-        if entry is None:
-            return  # a duplicate: answered already
-        client, client_id, server = entry
+    def _release(self, server: str) -> None:
+        """One request of ``server``'s was answered or timed out."""
         if server in self.outstanding:
             self.outstanding[server] -= 1
+        elif server in self.ejected:
+            self.ejected[server] -= 1
         elif server in self.draining:
             self.draining[server] -= 1
             self._check_drained(server)
+
+    def _relay(self, reply: Reply) -> None:
+        entry = self._tickets.get(reply.id)
+        if entry is None or entry[2] != reply.server:
+            return  # a duplicate (answered already), or too late (timed out), or not ours
+        del self._tickets[reply.id]
+        client, client_id, server = entry[:3]
+        self._release(server)
         self.send(client, Reply(client_id, reply.server, reply.queue))
+
+    def _expire(self) -> None:
+        timeout = self.timeout
+        assert timeout is not None
+        now = self.now
+        tickets = self._tickets
+        due = []
+        for ticket, entry in tickets.items():  # in deadline order
+            if entry[5] > now + 1e-9:
+                break
+            due.append(ticket)
+        for ticket in due:
+            client, client_id, server, key, attempt, _ = tickets.pop(ticket)
+            self.timed_out += 1
+            self._release(server)
+            self.eject(server, f"no answer within {timeout:g} s")
+            if attempt < self.retries and self.outstanding:
+                self.retried += 1
+                self._dispatch(client, client_id, key, attempt + 1)
+            else:
+                self.failed += 1
+                self.send(client, Rejected(client_id, f"{server} did not answer within "
+                                                      f"{timeout:g} s (tried {attempt + 1} "
+                                                      f"server(s))"))
+        if tickets:
+            first = tickets[next(iter(tickets))][5]
+            self.set_timer("expire", max(0.0, first - now))
+        else:
+            self._expiring = False
 
     def _check_drained(self, server: str) -> None:
         if self.draining.get(server) == 0:

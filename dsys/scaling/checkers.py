@@ -1,12 +1,13 @@
 """Checkers for scale-out: no request lost, removed servers drained, no flapping.
 
 From the notes of the generators (:mod:`dsys.scaling.workload`: ``"issue"``,
-``"answer"``, ``"rejected"``), the balancer (:mod:`dsys.scaling.balancer`: ``"add"``,
+``"answer"``, ``"rejected"``, ``"failed"``), the balancer (:mod:`dsys.scaling.balancer`: ``"add"``,
 ``"remove"``, ``"drained"``), the servers (``"refused"``, ``"deactivate"``) and the pool
 manager (``"scale"``), and the messages the host records:
 
 * :func:`check_every_request_answered`: every request a generator issued was answered
-  exactly once (or rejected, if allowed), and nothing was answered that was not asked;
+  exactly once (or rejected, or given up on after its timeout, if allowed), and nothing
+  was answered that was not asked;
 * :func:`check_drained`: a balancer sends no request to a server it removed (until it
   adds it back), says ``"drained"`` only when it holds none of its requests there, and
   every removed server drains; no server is turned off with requests inside, and none is
@@ -47,7 +48,8 @@ def _notes(trace: Trace, *events: str) -> Iterator[tuple[TraceEvent, dict[str, A
 
 
 def check_every_request_answered(trace: Trace, *, allow_rejected: bool = True) -> Report:
-    """Every request issued was answered once (or rejected, when ``allow_rejected``).
+    """Every request issued was answered once (or rejected, or failed after the
+    generator's timeout, when ``allow_rejected``): its outcome was reported exactly once.
 
     Run the simulation past the generators' stop until every answer is in: a request
     still in flight when the trace ends counts as lost.
@@ -55,7 +57,7 @@ def check_every_request_answered(trace: Trace, *, allow_rejected: bool = True) -
     issued: dict[tuple[str, int], float] = {}
     answered: dict[tuple[str, int], float] = {}
     violations = []
-    for event, data in _notes(trace, "issue", "answer", "rejected"):
+    for event, data in _notes(trace, "issue", "answer", "rejected", "failed"):
         key = (event.node, int(data["id"]))
         what = data["event"]
         if what == "issue":
@@ -69,10 +71,11 @@ def check_every_request_answered(trace: Trace, *, allow_rejected: bool = True) -
             violations.append(Violation(event.time, (event.node,),
                                         f"{event.node}'s request {key[1]} was answered twice "
                                         f"(first at t={answered[key]:.6f})"))
-        elif what == "rejected" and not allow_rejected:
+        elif what != "answer" and not allow_rejected:
             violations.append(Violation(event.time, (event.node,),
-                                        f"{event.node}'s request {key[1]} was rejected: "
-                                        f"{data.get('reason', '')}"))
+                                        f"{event.node}'s request {key[1]} "
+                                        f"{'was rejected' if what == 'rejected' else 'failed'}"
+                                        f": {data.get('reason', '')}"))
         answered.setdefault(key, event.time)
     for (node, number), when in sorted(issued.items(), key=lambda item: item[1]):
         if (node, number) not in answered:

@@ -19,6 +19,10 @@ The rules of this file:
   lost (and noted ``"refused"``), which is how a balancer that routes to a removed server
   shows up in the checkers. :class:`Deactivate` turns it off; work still inside is lost
   (noted ``"deactivate"`` with the count): a pool must drain a server first.
+* A server built with ``register="lb"`` registers with that balancer: it sends
+  :class:`Register` as soon as it serves (on start, after a restart,
+  after booting) and again every ``heartbeat`` seconds while it serves, so a balancer
+  that ejected it, or restarted and forgot it, takes it back.
 
 Example:
     >>> from dsys import Simulation
@@ -54,6 +58,7 @@ __all__ = [
     "Deactivate",
     "LoadReport",
     "Ready",
+    "Register",
     "Reply",
     "Request",
     "Server",
@@ -97,6 +102,12 @@ class Ready:
     """Server to manager: booted, serving."""
 
 
+@message(name="scaling:Register")
+class Register:
+    """Server to balancer: the sender serves and wants requests (sent when it starts, and
+    every ``heartbeat`` seconds after)."""
+
+
 @message(name="scaling:LoadReport")
 class LoadReport:
     """Server to manager, every ``report_every`` seconds while serving: over the last
@@ -129,11 +140,15 @@ class Server(Node):
         manager: where to send load reports while serving (default: whoever activated
             it; none for a server that was never activated and has no manager).
         report_every: seconds between load reports.
+        register: a balancer to register with while serving (None: none; the balancer
+            or a manager is told about the server some other way).
+        heartbeat: seconds between registrations.
     """
 
     def __init__(self, service: ServiceTime | float = DEFAULT_SERVICE, workers: int = 1,
                  *, active: bool = True, boot: float = 0.0, manager: str | None = None,
-                 report_every: float = 1.0) -> None:
+                 report_every: float = 1.0, register: str | None = None,
+                 heartbeat: float = 1.0) -> None:
         super().__init__()
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"a server needs workers >= 1, got {workers!r}")
@@ -141,6 +156,14 @@ class Server(Node):
             raise ConfigError(f"boot must be >= 0 seconds, got {boot!r}")
         if not 0 < report_every < float("inf"):
             raise ConfigError(f"report_every must be > 0 seconds, got {report_every!r}")
+        if register is not None and (not isinstance(register, str) or not register):
+            raise ConfigError(f"register must be a balancer's node id or None, got "
+                              f"{register!r}")
+        if isinstance(heartbeat, bool) or not isinstance(heartbeat, int | float) or not (
+                0 < heartbeat < float("inf")):
+            raise ConfigError(f"heartbeat must be > 0 seconds, got {heartbeat!r}")
+        self.register = register
+        self.heartbeat = float(heartbeat)
         self.service = as_service_time(service)
         self.workers = workers
         self.boot = boot
@@ -176,6 +199,8 @@ class Server(Node):
         self._reported_at = self.now
         if self.state == "serving" and self.manager is not None:
             self.set_timer("report", self.report_every)
+        if self.state == "serving":
+            self._register()
 
     def on_message(self, src: str, msg: object) -> None:
         if type(msg) is Request:
@@ -195,6 +220,8 @@ class Server(Node):
             self._finish(int(name[5:]))
         elif name == "report":
             self._report()
+        elif name == "register":
+            self._register()
         elif name == "boot" and self.state == "booting":
             self.state = "serving"
             self.note("serving")
@@ -202,6 +229,7 @@ class Server(Node):
             if self.manager is not None:
                 self.send(self.manager, Ready())
                 self.set_timer("report", self.report_every)
+            self._register()
 
     # ----- the queue -------------------------------------------------------------------------
 
@@ -247,6 +275,12 @@ class Server(Node):
         self._reported_busy, self._reported_at = busy, now
         self.set_timer("report", self.report_every)
 
+    def _register(self) -> None:
+        if self.register is None or self.state != "serving":
+            return
+        self.send(self.register, Register())
+        self.set_timer("register", self.heartbeat)
+
     def _turn_off(self) -> None:
         lost = self.queue_length
         self.note("deactivate", queue=lost)
@@ -258,5 +292,6 @@ class Server(Node):
         self.waiting.clear()
         self._free = list(range(self.workers - 1, -1, -1))
         self.cancel_timer("report")
+        self.cancel_timer("register")
         self.cancel_timer("boot")
         self.state = "off"

@@ -11,7 +11,10 @@
 Both record every answered request as a :class:`Completion` (when it was sent, its
 latency, which server served it) in ``completions``, count rejections, and note
 ``"issue"`` and ``"answer"`` (or ``"rejected"``) with the request's id in the trace, for
-:func:`dsys.scaling.checkers.check_every_request_answered`. Each request carries a key
+:func:`dsys.scaling.checkers.check_every_request_answered`. With a ``timeout``, a
+generator gives up on a request not answered within that many seconds: it counts it in
+``failed``, notes ``"failed"``, and ignores an answer that comes later (a closed-loop
+user then goes on), so a client never hangs on a balancer that died. Each request carries a key
 drawn uniformly from ``keys`` keys (``"k0"``, ``"k1"``...), for sticky routing.
 
 Time-varying Poisson arrivals are drawn by *thinning* (Lewis and Shedler 1979):
@@ -117,7 +120,8 @@ class Completion:
 class _Generator(Node):
     """What both generators share: requests, keys, completions, notes."""
 
-    def __init__(self, target: str, keys: int, until: float | None) -> None:
+    def __init__(self, target: str, keys: int, until: float | None,
+                 timeout: float | None = None) -> None:
         super().__init__()
         if not isinstance(target, str) or not target:
             raise ConfigError(f"target must be a node id, got {target!r}")
@@ -126,9 +130,13 @@ class _Generator(Node):
         self.target = target
         self.keys = keys
         self.until = None if until is None else _finite("until", until)
+        self.timeout = None if timeout is None else _finite("timeout", timeout, strict=True)
         self.completions: list[Completion] = []
         self.rejected = 0
+        #: Requests given up on after ``timeout`` seconds without an answer.
+        self.failed = 0
         self.issued = 0
+        self._expiring = False
         #: Requests sent and not answered yet: id -> (when sent, key).
         self.in_flight: dict[int, tuple[float, str]] = {}
 
@@ -144,7 +152,32 @@ class _Generator(Node):
         self.in_flight[request_id] = (self.now, key)
         self.note("issue", id=request_id)
         self.send(self.target, Request(request_id, key))
+        if self.timeout is not None and not self._expiring:
+            self._expiring = True
+            self.set_timer("give-up", self.timeout)
         return request_id
+
+    def give_up(self) -> None:
+        """Fail every request sent ``timeout`` seconds ago or more (the ``"give-up"``
+        timer; ids are issued in time order, so the oldest come first)."""
+        timeout = self.timeout
+        assert timeout is not None
+        now = self.now
+        due = []
+        for request_id, (sent, _) in self.in_flight.items():
+            if sent + timeout > now + 1e-9:
+                break
+            due.append(request_id)
+        for request_id in due:
+            del self.in_flight[request_id]
+            self.failed += 1
+            self.note("failed", id=request_id, reason=f"no answer within {timeout:g} s")
+            self.answered(request_id)
+        if self.in_flight:
+            first = self.in_flight[next(iter(self.in_flight))][0]
+            self.set_timer("give-up", max(0.0, first + timeout - now))
+        else:
+            self._expiring = False
 
     def on_message(self, src: str, msg: object) -> None:
         if type(msg) is Reply:
@@ -168,7 +201,7 @@ class _Generator(Node):
 class OpenLoop(_Generator):
     """Poisson arrivals at ``rate`` requests per second (a number or a
     :class:`RateSchedule`), sent to ``target`` until ``until`` (or forever), at most
-    ``limit`` of them if given.
+    ``limit`` of them if given, giving up on each after ``timeout`` seconds if given.
 
     Example:
         >>> from dsys import Simulation
@@ -183,8 +216,9 @@ class OpenLoop(_Generator):
     """
 
     def __init__(self, target: str, rate: float | RateSchedule, *, keys: int = 1000,
-                 until: float | None = None, limit: int | None = None) -> None:
-        super().__init__(target, keys, until)
+                 until: float | None = None, limit: int | None = None,
+                 timeout: float | None = None) -> None:
+        super().__init__(target, keys, until, timeout)
         self.rate = rate if isinstance(rate, RateSchedule) else RateSchedule.constant(
             _finite("rate", rate, strict=True))
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
@@ -196,6 +230,9 @@ class OpenLoop(_Generator):
         self.set_timer("arrive", self.rng.expovariate(self.rate.peak))
 
     def on_timer(self, name: str) -> None:
+        if name == "give-up":
+            self.give_up()
+            return
         if name != "arrive" or self.stopped() or (
                 self.limit is not None and self.issued >= self.limit):
             return
@@ -208,7 +245,8 @@ class OpenLoop(_Generator):
 class ClosedLoop(_Generator):
     """``users`` users, each with one request in flight to ``target``: after each answer
     a user thinks for a time drawn from ``think`` (0: sends again at once; a number is an
-    exponential's mean), until ``until``.
+    exponential's mean), until ``until``; a user gives up on a request after ``timeout``
+    seconds if given.
 
     Example:
         >>> from dsys import Simulation
@@ -222,8 +260,9 @@ class ClosedLoop(_Generator):
     """
 
     def __init__(self, target: str, users: int, *, think: ServiceTime | float = 0.0,
-                 keys: int = 1000, until: float | None = None) -> None:
-        super().__init__(target, keys, until)
+                 keys: int = 1000, until: float | None = None,
+                 timeout: float | None = None) -> None:
+        super().__init__(target, keys, until, timeout)
         if isinstance(users, bool) or not isinstance(users, int) or users < 1:
             raise ConfigError(f"users must be an int >= 1, got {users!r}")
         self.users = users
@@ -238,6 +277,8 @@ class ClosedLoop(_Generator):
     def on_timer(self, name: str) -> None:
         if name.startswith("user-"):
             self._send_for(int(name[5:]))
+        elif name == "give-up":
+            self.give_up()
 
     def answered(self, request_id: int) -> None:
         user = self._user_of.pop(request_id)

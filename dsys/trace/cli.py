@@ -1,13 +1,16 @@
-"""``dsys trace show|svg|digest FILE``."""
+"""``dsys trace show|svg|view|digest FILE``."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from dsys.trace import svg, terminal
+from dsys.trace import html, svg, terminal
 from dsys.trace.events import EVENT_KINDS, KIND_ALIASES, Trace
 
 
@@ -27,6 +30,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     draw.add_argument("-o", "--output", required=True, help="where to write the SVG")
     _add_filters(draw)
     draw.set_defaults(func=_svg)
+
+    view = sub.add_parser("view", help="write the interactive viewer (one HTML file) and open it")
+    view.add_argument("file", help="a trace saved as JSON Lines")
+    view.add_argument("-o", "--output", default=None,
+                      help="where to write the page (default: beside FILE, ending in .html)")
+    view.add_argument("--title", default=None, help="the page's heading (default: FILE's name)")
+    view.add_argument("--no-open", action="store_true",
+                      help="only write the page; do not open it in a browser")
+    _add_filters(view)
+    view.set_defaults(func=_view)
 
     digest = sub.add_parser("digest", help="print the trace's SHA-256 digest")
     digest.add_argument("file", help="a trace saved as JSON Lines")
@@ -56,6 +69,25 @@ def _svg(args: argparse.Namespace) -> int:
     path = svg.save(_filtered(args), args.output, nodes=args.node)
     print(f"wrote {path}")
     return 0
+
+
+def _view(args: argparse.Namespace) -> int:
+    output = Path(args.output) if args.output else Path(args.file).with_suffix(".html")
+    path = html.save(_filtered(args), output, title=args.title or Path(args.file).name,
+                     nodes=args.node)
+    print(f"wrote {path}")
+    if not args.no_open and _can_open_browser():
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+def _can_open_browser() -> bool:
+    """A browser can show a window: not on a Linux machine with no display (a server, CI)."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
 
 
 def _digest(args: argparse.Namespace) -> int:

@@ -292,6 +292,13 @@ class Trace(Sequence[TraceEvent]):
                 ) from None
         return cls(events)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a trace as the interactive viewer (see :mod:`dsys.trace.html`),
+        inside an iframe so its script and style stay apart from the notebook's."""
+        from dsys.trace.html import iframe
+
+        return iframe(self)
+
     def tail(self, count: int = 15) -> str:
         """The last ``count`` events as text, one per line (used in failure reports)."""
         return format_events(TraceEvent(*raw) for raw in self._raw[-count:])
