@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import functools
 import os
 import random
 import subprocess
@@ -53,7 +54,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,13 +125,17 @@ class Mutant:
     start: int
     end: int
     text: str
+    # The module's text when the mutant was made: the mutant applies to it, not to whatever
+    # the file holds later (other people may be editing the checkout meanwhile).
+    original: str = field(repr=False, compare=False)
 
     @property
     def source_line(self) -> str:
-        return (ROOT / self.path).read_text().splitlines()[self.line - 1].strip()
+        return self.original.splitlines()[self.line - 1].strip()
 
-    def apply(self, source: str) -> str:
-        return source[: self.start] + self.text + source[self.end :]
+    def mutated(self) -> str:
+        """The module's text with this one change."""
+        return self.original[: self.start] + self.text + self.original[self.end :]
 
     def label(self) -> str:
         return f"{self.path}:{self.line}: {self.kind} {self.change}"
@@ -175,7 +180,8 @@ class _Collector(ast.NodeVisitor):
         if self._skip(node):
             return
         start, end = span or self._span(node)
-        self.mutants.append(Mutant(self.path, node.lineno, kind, change, start, end, text))  # type: ignore[attr-defined]
+        line: int = node.lineno  # type: ignore[attr-defined]
+        self.mutants.append(Mutant(self.path, line, kind, change, start, end, text, self.source))
 
     def _replace_expr(self, node: ast.expr, new: ast.expr, kind: str, change: str) -> None:
         self._add(node, kind, change, "(" + ast.unparse(new) + ")")
@@ -344,26 +350,38 @@ def _is_string_format(node: ast.BinOp) -> bool:
     )
 
 
-def mutants_of(path: str) -> list[Mutant]:
-    """Every mutant of the module at ``path`` (relative to the repository root) that compiles."""
+@functools.cache
+def mutants_of(path: str) -> tuple[Mutant, ...]:
+    """Every mutant of the module at ``path`` (relative to the repository root) that compiles
+    and changes the code (not merely its spelling)."""
     source = (ROOT / path).read_text()
     collector = _Collector(path, source)
     collector.visit(ast.parse(source))
-    original = ast.dump(ast.parse(source))
     good = []
     seen = set()
     for mutant in sorted(collector.mutants, key=lambda m: (m.start, m.end, m.kind, m.change)):
         key = (mutant.start, mutant.end, mutant.text)
-        if key in seen:
+        if key in seen or _same_code(source[mutant.start : mutant.end], mutant.text):
             continue
         seen.add(key)
         try:
-            tree = ast.parse(mutant.apply(source))
+            ast.parse(mutant.mutated())
         except SyntaxError:
             continue
-        if ast.dump(tree) != original:
-            good.append(mutant)
-    return good
+        good.append(mutant)
+    return tuple(good)
+
+
+def _same_code(old: str, new: str) -> bool:
+    """True if two spellings of one expression or statement compile to the same tree."""
+    for mode, wrap in (("eval", "({})"), ("exec", "{}")):
+        try:
+            before = ast.dump(ast.parse(wrap.format(old), mode=mode))
+            after = ast.dump(ast.parse(wrap.format(new), mode=mode))
+        except SyntaxError:
+            continue
+        return before == after
+    return False
 
 
 def load_equivalents(path: Path = EQUIVALENTS) -> list[dict[str, str]]:
@@ -479,9 +497,20 @@ def default_tests(path: str) -> list[str]:
     return [str(folder)] if folder is not None and (ROOT / folder).is_dir() else []
 
 
-def measure(path: str, tests: list[str], n: int, seed: int, verbose: bool) -> tuple[int, int, int]:
-    """Print the score of ``path`` against ``tests``; return (killed, survived, equivalent)."""
+def measure(
+    path: str,
+    tests: list[str],
+    n: int,
+    seed: int,
+    verbose: bool,
+    lines: set[int] | None = None,
+) -> tuple[int, int, int]:
+    """Print the score of ``path`` against ``tests``; return (killed, survived, equivalent).
+
+    ``lines``: run only the sampled mutants on these lines (to recheck survivors)."""
     sample, total = sample_of(path, n, seed)
+    if lines:
+        sample = [m for m in sample if m.line in lines]
     entries = load_equivalents()
     tests = [t for t in tests if (ROOT / t.split("::")[0]).exists()]
     print(f"== {path}: {len(sample)} of {total} mutants (seed {seed}); tests: {' '.join(tests)}")
@@ -493,6 +522,8 @@ def measure(path: str, tests: list[str], n: int, seed: int, verbose: bool) -> tu
         env["DSYS_MUTANT_FILE"] = str(mutant_file)
         env["DSYS_MUTANT_MODULE"] = ""  # the unmutated run first
         passed, baseline = run_tests(tests, env, timeout=1800)
+        if not passed:  # once more: someone may have been saving a file in the checkout
+            passed, baseline = run_tests(tests, env, timeout=1800)
         if not passed:
             raise SystemExit(f"the tests fail on the unmutated {path}; fix them first")
         timeout = 5 * baseline + 10
@@ -505,7 +536,7 @@ def measure(path: str, tests: list[str], n: int, seed: int, verbose: bool) -> tu
                 if verbose:
                     print(f"   equivalent {mutant.label()}  ({reason})")
                 continue
-            mutant_file.write_text(mutant.apply((ROOT / mutant.path).read_text()))
+            mutant_file.write_text(mutant.mutated())
             env["DSYS_MUTANT_MODULE"] = module_name(mutant.path)
             passed, seconds = run_tests(tests, env, timeout)
             if passed:
@@ -536,9 +567,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=60, help="mutants sampled per module (0: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
     parser.add_argument("--list", action="store_true", help="list the sampled mutants, run nothing")
+    parser.add_argument(
+        "--lines",
+        help="only the sampled mutants on these lines, e.g. 84,112 (to recheck survivors)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="also print killed mutants")
     args = parser.parse_args(argv)
     modules = list(MATCHING_TESTS) if args.all else args.modules
+    lines = {int(x) for x in args.lines.split(",")} if args.lines else None
     if not modules:
         parser.error("name a module (e.g. dsys/core/codec.py) or use --all")
     results = []
@@ -552,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
         tests = args.tests or default_tests(path)
         if not tests:
             parser.error(f"no matching tests known for {path}: pass --tests")
-        results.append((path, *measure(path, tests, args.n, args.seed, args.verbose)))
+        results.append((path, *measure(path, tests, args.n, args.seed, args.verbose, lines)))
     if len(results) > 1:
         print("\nmodule | score | killed | judged | equivalent")
         for path, killed, survived, equivalent in results:

@@ -90,7 +90,8 @@ def main(out_dir: Path) -> None:
     ]
     for name, sim, end, title in pictures:
         sim.run(until=0.2 if end is None else end)
-        svg.save(for_drawing(sim.trace, end), out_dir / name, title=title, height=420.0)
+        svg.save(for_drawing(sim.trace, end), out_dir / name, title=title, height=420.0,
+                 nodes=list(sim.trace.nodes))  # n1, n2, ... in order
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@
   exclusion's...): its ``main(out_dir)`` writes them into ``out_dir``. The pictures are
   published under ``assets/generated/``; they are made in memory at every build, so
   there is nothing to commit and ``mkdocs serve`` does not rebuild in a loop.
+* Every generated SVG picture a page shows is inlined into the page's HTML (hover texts
+  work, the drawings of :mod:`dsys.trace.svg` follow the page's light or dark scheme), in
+  a box that scrolls sideways on a narrow screen, with its caption and a link to the
+  picture at full size (``docs/stylesheets/figures.css``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import importlib.util
 import io
 import logging
 import posixpath
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -133,6 +138,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         pictures[name] = picture
     for name, picture in pictures.items():
         _put(files, config, f"{GENERATED}/{name}", picture)
+    _PICTURES.clear()
+    _PICTURES.update({name: picture if isinstance(picture, str) else picture.decode()
+                      for name, picture in pictures.items() if name.endswith(".svg")})
     log.info("dsys hooks: %d lab page(s), %d generated picture(s)", len(_labs()), len(pictures))
     return files
 
@@ -160,3 +168,49 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     if LABS_TABLE in markdown:
         markdown = markdown.replace(LABS_TABLE, _labs_table(page))
     return markdown
+
+
+# ----- page HTML: generated SVG pictures inlined ------------------------------------------------
+
+#: The generated SVG pictures of this build, by file name (for :func:`on_page_content`).
+_PICTURES: dict[str, str] = {}
+_IMAGE = re.compile(r'(?:<p>\s*)?<img\b(?P<attrs>[^>]*?\bsrc="(?P<src>[^"]*'
+                    + re.escape(GENERATED) + r'/(?P<name>[\w.-]+\.svg))"[^>]*)/?>(?:\s*</p>)?')
+_ALT = re.compile(r'\balt="(?P<alt>[^"]*)"')
+#: A figure wider than the page shrinks down to this share of its width, then scrolls.
+SHRINK = 0.8
+
+
+def inline_figure(svg: str, alt: str, src: str, number: int) -> str:
+    """The HTML of one inlined picture: the SVG itself (so its ``<title>`` hovers work and
+    its colours follow the page's scheme) in a box that scrolls sideways on narrow
+    screens, a caption, and a link to the picture at full size. The SVG's ids get a
+    prefix unique in the page, since two pictures may use the same ones."""
+    prefix = f"fig{number}-"
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", svg)
+    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', svg)
+    svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
+    width = re.search(r'<svg\b[^>]*\bwidth="([\d.]+)', svg)
+    style = f' style="min-width:{float(width.group(1)) * SHRINK:.0f}px"' if width else ""
+    svg = re.sub(r"<svg\b", f'<svg{style}', svg, count=1) if style else svg
+    themed = " dsys-themed" if 'class="dsys-st"' in svg else ""
+    caption = (f'<figcaption>{alt} <a class="dsys-full" href="{src}" title="open the picture '
+               'on its own, at full size">(full size)</a></figcaption>')
+    return (f'<figure class="dsys-figure{themed}"><div class="dsys-scroll" tabindex="0" '
+            f'role="group" aria-label="{alt}">{svg.strip()}</div>{caption}</figure>')
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    number = 0
+
+    def inline(match: re.Match[str]) -> str:
+        nonlocal number
+        svg = _PICTURES.get(match.group("name"))
+        if svg is None:  # not made by this build: leave the image alone
+            return match.group(0)
+        number += 1
+        alt = _ALT.search(match.group("attrs"))
+        return inline_figure(svg, alt.group("alt") if alt else "", match.group("src"), number)
+
+    return _IMAGE.sub(inline, html)

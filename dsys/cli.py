@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "dsys.labs.cli",
     "dsys.runtime.cli",
     "dsys.runtime.kv_cli",  # `dsys kv`, a client of dsys.kv:KVServer clusters
+    "dsys.runtime.scaling_cli",  # `dsys scaling load`, a load generator for dsys.scaling
+    "dsys.lint",  # `dsys lint PATH`, the determinism and model-checkability lint
 )
 
 

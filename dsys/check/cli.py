@@ -1,10 +1,16 @@
 """``dsys check``: run checkers on recorded histories.
 
 ``dsys check consistency`` (weaker models: sequential, causal, PRAM, session guarantees,
-eventual) is described in :mod:`dsys.check.consistency_cli`.
+eventual) is described in :mod:`dsys.check.consistency_cli`. ``dsys check coverage
+TRACE... [--rules raft] [--require SITUATION=N]`` prints which faults hit which protocol
+situations (:mod:`dsys.check.coverage`), and exits 1 if a requirement is not met.
 
-``dsys check lin --model MODEL FILE... [--timeout S] [--draw OUT]`` checks each file for
-linearizability and prints a one-screen summary. The exit status is the verdict:
+``dsys check lin --model MODEL FILE... [--timeout S] [--draw OUT] [--draw-core OUT.svg]``
+checks each file for linearizability and prints a one-screen summary. For the first
+history that is not linearizable it also says why: the smallest set of operations that
+cannot be ordered, in a sentence and a small timeline, and the longest linearizable
+prefix as a hint (:mod:`dsys.check.explain`); ``--draw-core OUT.svg`` draws that
+timeline. The exit status is the verdict:
 
 ==  ==================================================================
 0   every history is linearizable
@@ -25,10 +31,14 @@ from rich.console import Console
 from rich.table import Table
 
 from dsys.check import consistency_cli
+from dsys.check.coverage import RULES, CoverageError, coverage, require_coverage
 from dsys.check.draw import draw_history
+from dsys.check.explain import Diagnosis
 from dsys.check.history import CheckInputError, History
 from dsys.check.linearizable import CheckResult, Verdict, check_linearizable
 from dsys.check.models import MODELS, get_model
+from dsys.errors import UsageError
+from dsys.trace.events import Trace
 
 #: Default time limit of ``dsys check lin``, in seconds.
 DEFAULT_TIMEOUT = 60.0
@@ -87,8 +97,28 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="OUT",
         help="draw the history to OUT (.svg or .html); with several files, OUT is a folder",
     )
+    lin.add_argument(
+        "--draw-core",
+        metavar="OUT.svg",
+        help="draw the operations at fault in the first history that is not linearizable",
+    )
     lin.set_defaults(func=run_lin)
     consistency_cli.add_command(commands)
+    cover = commands.add_parser(
+        "coverage",
+        help="which faults hit which protocol situations, over saved traces",
+        description=(
+            "Count, over the traces, how often a fault hit each situation of a protocol "
+            "(a leader crashed with uncommitted entries, a partition cut the leader off...). "
+            "Exit status: 0, or 1 if a --require is not met, 3 on bad input."
+        ),
+    )
+    cover.add_argument("traces", nargs="+", metavar="TRACE", help="trace files (JSON Lines)")
+    cover.add_argument("--rules", default="raft", choices=sorted(RULES),
+                       help="the protocol's rule set (default raft)")
+    cover.add_argument("--require", action="append", default=[], metavar="SITUATION=N",
+                       help="fail (exit 1) unless SITUATION was hit at least N times")
+    cover.set_defaults(func=run_coverage)
     check.set_defaults(func=lambda args: _help(check))
 
 
@@ -105,6 +135,8 @@ def run_lin(args: argparse.Namespace, console: Console | None = None) -> int:
         raise CheckInputError(f"--timeout must be positive, got {args.timeout:g}")
     files = [Path(name) for name in args.files]
     drawings = _drawing_paths(files, args.draw)
+    if args.draw_core is not None and not args.draw_core.lower().endswith(".svg"):
+        raise CheckInputError(f"--draw-core {args.draw_core}: the drawing must end in .svg")
     # Read every file first, so that a typo in the last one fails before a long check.
     histories = [History.read(path) for path in files]
 
@@ -114,11 +146,48 @@ def run_lin(args: argparse.Namespace, console: Console | None = None) -> int:
         results.append(result)
         if drawing is not None:
             draw_history(result, drawing)
-    _print_summary(console, results, drawings)
+    diagnosis = _print_summary(console, results, drawings)
+    if args.draw_core is not None and diagnosis is not None:
+        try:
+            Path(args.draw_core).write_text(diagnosis.svg(), encoding="utf-8")
+        except OSError as error:
+            raise CheckInputError(f"--draw-core {args.draw_core}: cannot write: {error}") from None
+        console.print(f"drawing of the operations at fault: {args.draw_core}")
     verdicts = {result.verdict for result in results}
     for verdict in (Verdict.NOT_LINEARIZABLE, Verdict.UNKNOWN):
         if verdict in verdicts:
             return _EXIT[verdict]
+    return 0
+
+
+def run_coverage(args: argparse.Namespace, console: Console | None = None) -> int:
+    """Carry out ``dsys check coverage``; return the exit status."""
+    console = console or Console(highlight=False)
+    rules = RULES[args.rules]
+    required: dict[str, int] = {}
+    for item in args.require:
+        name, sep, count = item.rpartition("=")
+        if not sep or not count.strip().isdigit():
+            raise CheckInputError(f"--require {item!r}: write SITUATION=N, e.g. "
+                                  f"'{rules.situations[0].name}=1'")
+        if name.strip() not in rules.names():
+            raise CheckInputError(f"--require {item!r}: no such situation; the {rules.protocol} "
+                                  f"rules have: {'; '.join(rules.names())}")
+        required[name.strip()] = int(count)
+    traces = []
+    for name in args.traces:
+        try:
+            traces.append(Trace.load(name))
+        except UsageError as error:  # exit 3, as for every bad input of `dsys check`
+            raise CheckInputError(str(error)) from None
+    report = coverage(traces, rules)
+    console.print(report.table())
+    console.print(report.fault_line())
+    try:
+        require_coverage(report, required)
+    except CoverageError as error:
+        console.print(str(error), markup=False)
+        return 1
     return 0
 
 
@@ -143,7 +212,8 @@ def _drawing_paths(files: list[Path], draw: str | None) -> list[Path | None]:
 
 def _print_summary(
     console: Console, results: list[CheckResult], drawings: list[Path | None]
-) -> None:
+) -> Diagnosis | None:
+    """Print the table and explain the first failure; return that failure's diagnosis."""
     model = results[0].model.name if results else "?"
     table = Table(title=f"Linearizability ({model} model)", title_justify="left", show_edge=False)
     table.add_column("history", overflow="fold")
@@ -163,12 +233,18 @@ def _print_summary(
         )
     console.print(table)
     # Explain the first failure (or undecided history) in words; the others are in the table.
+    diagnosis = None
     for result in results:
         if result.verdict is not Verdict.LINEARIZABLE:
             console.print()
             console.print(f"[bold]{result.history.source}[/]")
             console.print(result.explain(), markup=False)
+            if result.verdict is Verdict.NOT_LINEARIZABLE:
+                console.print()
+                diagnosis = result.diagnose()
+                console.print(diagnosis.explain(), markup=False, soft_wrap=True)
             break
     for drawing in drawings:
         if drawing is not None:
             console.print(f"drawing: {drawing}")
+    return diagnosis

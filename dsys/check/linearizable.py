@@ -15,11 +15,14 @@ import enum
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsys.check._search import search
 from dsys.check.history import CheckInputError, History, Operation
 from dsys.check.models import Model, get_model, validate_history
+
+if TYPE_CHECKING:
+    from dsys.check.explain import Diagnosis
 
 #: How many of the operations that could not go next an explanation lists.
 _MAX_STUCK = 10
@@ -106,8 +109,23 @@ class CheckResult:
         """How many (set of placed operations, state) configurations the search visited."""
         return sum(part.configurations for part in self.partitions)
 
-    def explain(self) -> str:
-        """A few sentences saying what was found, in the words of the model."""
+    def diagnose(self, *, budget: int | None = None) -> Diagnosis:
+        """For a failure: the smallest set of operations that cannot be ordered, in words
+        and drawn, with the longest linearizable prefix as a hint
+        (:func:`dsys.check.explain.diagnose`; ``budget`` bounds its work, in search steps).
+        """
+        from dsys.check.explain import DEFAULT_BUDGET, diagnose  # it builds on this module
+
+        return diagnose(self, budget=DEFAULT_BUDGET if budget is None else budget)
+
+    def explain(self, *, why: bool = False) -> str:
+        """A few sentences saying what was found, in the words of the model.
+
+        With ``why=True``, a failure's explanation ends with its :meth:`diagnose`: the
+        operations that cannot be ordered, said plainly and drawn, and the hint.
+        """
+        if why and self.verdict is Verdict.NOT_LINEARIZABLE:
+            return self.explain() + "\n\n" + self.diagnose().explain()
         if self.verdict is Verdict.LINEARIZABLE:
             parts = f" in {self.part_count} independent parts" if self.part_count > 1 else ""
             return f"Linearizable: all {len(self.history)} operations fit{parts}."

@@ -19,12 +19,17 @@ use them:
   suspicions under loss, slow members and crashes, its sensitivity knob swept;
 * :mod:`dsys.demos.gossip_rounds`: the rounds a rumor takes to reach every node;
 * :mod:`dsys.demos.mutex_workload`: nodes that use a distributed lock at random times.
+* :mod:`dsys.demos.mapreduce`: a coordinator and workers on a shared store, workers
+  crashed at random, and a job's completion time against the number of workers, a
+  straggler and backup tasks.
 * :mod:`dsys.demos.naming`: a tree of DNS-like zones, and the messages iterative and
   recursive resolution take with cold and warm caches.
 * :mod:`dsys.demos.pb_chain`: primary-backup and chain replication clusters, and one
   fixed workload's throughput and latency percentiles against either.
 * :mod:`dsys.demos.quorum`: Dynamo-style clusters, a workload's latency percentiles and
   stale-read rate for given N, R, W, and anti-entropy's convergence time and bytes.
+* :mod:`dsys.demos.sharding`: a sharded key-value store whose groups join and leave
+  under load, and its latency window by window while shards migrate.
 * :mod:`dsys.demos.scaling`: servers behind a load balancer: routing policies against
   utilization, throughput against the number of servers, p99 latency while the pool
   changes, and capacity following demand under an autoscaler.
@@ -50,4 +55,6 @@ DEMOS = {
     "quorum": "dsys.demos.quorum",
     "naming": "dsys.demos.naming",
     "scaling": "dsys.demos.scaling",
+    "mapreduce": "dsys.demos.mapreduce",
+    "sharding": "dsys.demos.sharding",
 }

@@ -8,7 +8,10 @@ learner); client ``c1`` proposes ``"A"`` to ``s1`` while ``c2`` proposes ``"B"``
 * :func:`scenario` runs it in the simulator, with :func:`~dsys.paxos.agreement` and
   :func:`~dsys.paxos.validity` checked after every event;
 * :func:`search` builds the same cluster for the model checker (``dsys.search``), with the
-  same two properties as invariants: ``search().bfs()`` explores every interleaving.
+  same two properties as invariants: ``search().bfs()`` explores every interleaving;
+* :func:`stable_leader` runs Multi-Paxos (:class:`~dsys.paxos.MultiPaxosServer`): a
+  leader elected once, then phase 2 only, a crash of the leader, a new leader that
+  recovers the log. ``dsys demo paxos`` shows the scenario's duel, then this.
 
 Both take ``server``, a factory of the servers, so a broken variant runs in the same
 configuration.
@@ -33,7 +36,14 @@ from collections.abc import Callable
 from random import Random
 from typing import Any
 
-from dsys import Network, Simulation
+from rich.console import Console
+from rich.rule import Rule
+from rich.text import Text
+
+from dsys import Network, Simulation, Trace
+from dsys.check.report import Report
+from dsys.paxos.checkers import check_agreement, check_stability, check_validity
+from dsys.paxos.multi import NOOP_VALUE, MultiPaxosClient, MultiPaxosServer
 from dsys.paxos.single import (
     NO_BALLOT,
     Accept,
@@ -51,6 +61,7 @@ from dsys.paxos.single import (
     validity,
 )
 from dsys.search import Search
+from dsys.trace import terminal
 
 __all__ = [
     "CLIENTS",
@@ -70,6 +81,7 @@ __all__ = [
     "all_decided",
     "scenario",
     "search",
+    "stable_leader",
     "validity",
 ]
 
@@ -117,3 +129,56 @@ def search(server: Callable[[], PaxosServer] = PaxosServer, **options: Any) -> S
 def _proposal(value: str, rng: Random) -> dict[str, Any]:
     """A client's one operation: propose ``value``."""
     return {"f": "propose", "value": value}
+
+
+def stable_leader(seed: int = 0) -> Simulation:
+    """Multi-Paxos on three servers under one client appending to a key: the leader runs
+    phase 1 once, crashes at t=1 s, a new leader recovers the log; the old one restarts at
+    t=2 s and catches up. Returns the simulation, run to t=3 s."""
+    servers = ("s1", "s2", "s3")
+    sim = Simulation(seed=seed, network=Network(drop=0.02))
+    for server_id in servers:
+        sim.add_node(server_id, MultiPaxosServer)
+    sim.add_client("c1", functools.partial(MultiPaxosClient, servers), workload=_append,
+                   ops=None, think=0.05)
+    sim.run(until=1.0)
+    leaders = [n for n in servers if getattr(sim.node(n), "is_leader", False)]
+    for leader in leaders:
+        sim.crash(leader)
+    sim.run(until=2.0)
+    for leader in leaders:
+        sim.restart(leader)
+    sim.run(until=3.0)
+    return sim
+
+
+def present(sim: Simulation, console: Console, *, everything: bool = False) -> None:
+    """The duel of single-decree Paxos (this demo's scenario), then Multi-Paxos with a
+    stable leader (:func:`stable_leader`, same seed); each with the checkers' verdict."""
+    console.print(Rule("1. Single-decree Paxos: two clients, two proposers, one value"))
+    shown = sim.trace if everything else sim.trace.filter(kinds=KINDS)
+    console.print(terminal.render(shown, nodes=list(sim.node_ids)))
+    _verdicts(console, (check_agreement(sim.trace), check_validity(sim.trace),
+                        check_stability(sim.trace, acceptors=len(SERVERS))))
+    multi = stable_leader(sim.seed)
+    console.print(Rule("2. Multi-Paxos: a stable leader, its crash, a new leader recovers"))
+    story = Trace([e for e in multi.trace if everything or e.kind in ("crash", "restart")
+                   or (e.kind == "note" and e.data.get("event") == "lead")
+                   or (e.kind == "log" and not str(e.data.get("text")).startswith("ballot"))])
+    console.print(terminal.render(story, nodes=list(multi.node_ids), title=(
+        "every event" if everything else "leaders, crashes, restarts (--all: every event)")))
+    applied = {n: getattr(multi.node(n), "applied", None) for n in ("s1", "s2", "s3")}
+    console.print(f"slots applied by each server at t=3 s: {applied}")
+    _verdicts(console, (check_agreement(multi.trace),
+                        check_validity(multi.trace, noop=NOOP_VALUE),
+                        check_stability(multi.trace, acceptors=3)))
+
+
+def _verdicts(console: Console, reports: tuple[Report, ...]) -> None:
+    for report in reports:
+        console.print(Text(report.explain(), style="green" if report.ok else "bold red"))
+
+
+def _append(rng: Random) -> dict[str, Any]:
+    """The stable-leader client's operation: append a digit to ``x``."""
+    return {"f": "append", "key": "x", "value": str(rng.randrange(10))}

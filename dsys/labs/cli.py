@@ -9,13 +9,19 @@
   The graded code runs under ``PYTHONHASHSEED=0`` (in worker processes if this one runs
   under another), ``--jobs N`` of them at once, and is checked to be deterministic (see
   :func:`dsys.labs.grade`): so the replay command replays, on any machine.
+* ``dsys lab test LAB --rates --runs N``: flake rates. Every seed runs (a failing test does
+  not stop at its first failure); per test, the failure rate, the kinds of failure, the
+  first failing seeds with their replay commands, and a timeline of the first failure of
+  each kind (see :mod:`dsys.labs.flake`); ``--json PATH`` writes the report for CI.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,6 +42,7 @@ from rich.text import Text
 
 from dsys.errors import UsageError
 from dsys.labs import attempts
+from dsys.labs.flake import flake_rates
 from dsys.labs.grading import (
     Failure,
     Grade,
@@ -52,6 +59,8 @@ from dsys.labs.processes import GRADING_HASH_SEED, cpu_count
 
 #: Where ``dsys lab test`` saves the traces of failing runs, relative to the current folder.
 TRACE_DIR = Path(".dsys") / "traces"
+#: How many kinds of failure per test ``--rates`` shows (all are in ``--json``).
+SHOWN_KINDS = 3
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -91,6 +100,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     test.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                       help="run seeds in N processes at once (default: the number of CPUs, "
                            f"here {cpu_count()}); the results are the same for any N")
+    test.add_argument("--rates", action="store_true",
+                      help="flake rates: run every seed (do not stop at a test's first "
+                           "failure) and report each test's failure rate, kinds of failure "
+                           "and first failing seeds with their replay commands")
+    test.add_argument("--json", metavar="PATH", default=None,
+                      help="with --rates (implied): also write the report as JSON, for CI")
     test.add_argument("--trace-dir", default=str(TRACE_DIR), metavar="DIR",
                       help=f"where traces of failing runs are saved (default {TRACE_DIR}), "
                            "named after the lab, the graded file, the test and the seed")
@@ -228,6 +243,9 @@ def run_tests(args: argparse.Namespace) -> int:
     def replay(test: str, seed: int) -> str:
         return f"dsys lab test {lab.name}{option} --test {test} --seed {seed}"
 
+    if args.rates or args.json is not None:
+        return _rates(lab, impl, tests, description, args, replay=replay, jobs=jobs,
+                      first_seed=first_seed, runs=runs, name=name, started=started)
     console = Console()
     console.print(f"[bold]Grading {lab.name}[/bold]: {escape(lab.title)}")
     console.print(f"implementation: {escape(description)}", highlight=False)
@@ -268,6 +286,68 @@ def run_tests(args: argparse.Namespace) -> int:
     console.print(f"[dim]graded in {time.perf_counter() - started:.1f} s ({runs_text}, "
                   f"--jobs {jobs})[/dim]", highlight=False)
     return 0 if result.passed else 1
+
+
+def _rates(lab: Lab, impl: ModuleType, tests: list[GradedTest], description: str,
+           args: argparse.Namespace, *, replay: Callable[[str, int], str], jobs: int,
+           first_seed: int, runs: int | None, name: str | None, started: float) -> int:
+    """``dsys lab test LAB --rates``: flake rates (see :mod:`dsys.labs.flake`)."""
+    console = Console()
+    console.print(f"[bold]Flake rates of {lab.name}[/bold]: {escape(lab.title)}")
+    console.print(f"implementation: {escape(description)}", highlight=False)
+    total_runs = sum(len(seeds_for(test, first_seed, runs)) for test in tests)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("running", total=total_runs)
+
+        def on_trial(test: GradedTest, seed: int) -> None:
+            progress.update(task, advance=1, description=f"{test.name} seed {seed}")
+
+        report = flake_rates(lab, impl, tests=tests, runs=runs, first_seed=first_seed,
+                             jobs=jobs, hash_seed=GRADING_HASH_SEED, replay=replay,
+                             trace_dir=Path(args.trace_dir), name=name, on_trial=on_trial)
+    for rate in report.tests:
+        if not rate.failures:
+            continue
+        body = Text()
+        body.append(f"{rate.title}\n", style="italic")
+        for kind in rate.kinds[:SHOWN_KINDS]:
+            body.append(f"{kind.count}/{rate.runs} seeds: ", style="bold")
+            body.append(f"{kind.example}\n", style="red")
+            body.append(f"  seeds {', '.join(map(str, kind.seeds))}"
+                        f"{' ...' if kind.count > len(kind.seeds) else ''}; replay the first: ")
+            body.append(f"{kind.replay}\n", style="bold cyan")
+            for page in kind.timelines:
+                body.append("  timeline: ", style="bold")
+                body.append(f"{page}\n")
+        if len(rate.kinds) > SHOWN_KINDS:
+            body.append(f"... and {len(rate.kinds) - SHOWN_KINDS} more kind(s) of failure "
+                        "(see --json)\n", style="dim")
+        console.print(Panel(body, title=f"{rate.test}: failed {rate.failures} of {rate.runs}",
+                            title_align="left", border_style="red"))
+    table = Table(title=f"{lab.name}: failure rate per test")
+    table.add_column("test")
+    table.add_column("seeds", justify="right")
+    table.add_column("failed", justify="right")
+    table.add_column("rate", justify="right")
+    table.add_column("kinds", justify="right")
+    table.add_column("first failing seeds")
+    for rate in report.tests:
+        style = "bold green" if not rate.failures else "bold red"
+        table.add_row(rate.test, str(rate.runs), Text(str(rate.failures), style=style),
+                      f"{100 * rate.rate:.1f}%", str(len(rate.kinds)),
+                      ", ".join(str(f.seed) for f in rate.first_failing))
+    console.print(table)
+    if args.json is not None:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"JSON report: {escape(str(path))}", highlight=False)
+    ran = sum(rate.runs for rate in report.tests)
+    console.print(f"[dim]ran in {time.perf_counter() - started:.1f} s ({ran} runs, --jobs "
+                  f"{jobs}); not recorded as your grade[/dim]", highlight=False)
+    return 0 if report.passed else 1
 
 
 def _differences(args: argparse.Namespace, tests: list[GradedTest], all_tests: list[GradedTest],
@@ -349,6 +429,9 @@ def _failure_panel(failure: Failure, result: Grade, *, full: bool) -> Panel:
         body.append("full trace: ", style="bold")
         body.append(f"{path}  (view: dsys trace show {shlex.quote(str(path))}; draw: "
                     f"dsys trace svg {shlex.quote(str(path))} -o trace.svg)\n")
+    for page in failure.timelines:
+        body.append("timeline: ", style="bold")
+        body.append(f"{page}  (open it in a browser: what failed is marked)\n")
     body.append("replay: ", style="bold")
     body.append(failure.replay, style="bold cyan")
     return Panel(body, title=f"FAIL {failure.test} (seed {failure.seed})", title_align="left",

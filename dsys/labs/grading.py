@@ -73,12 +73,14 @@ from dsys.labs.processes import (
     runs_under_hash_seed,
     shared_worker,
 )
+from dsys.labs.timeline import failure_marks, timeline_path, write_timeline
 from dsys.loader import load_file
 from dsys.search import SearchResult
 from dsys.sim.network import Network
 from dsys.sim.report import SimulationError, replay_command
 from dsys.sim.simulation import Simulation
-from dsys.trace.events import format_events
+from dsys.trace.events import Trace, format_events
+from dsys.trace.html import Mark
 
 #: A simulation that processes more events than this in one trial is stuck in a loop (a
 #: timer re-armed with delay 0, messages bouncing forever) and fails the trial.
@@ -238,6 +240,15 @@ class Failure:
     output: str = ""
     #: True when two runs of the seed differed: the replay command may not replay it.
     nondeterministic: bool = False
+    #: What the failure's timeline points out (see :mod:`dsys.labs.timeline`): the
+    #: failure, and the failing checkers' reports found where it was raised.
+    marks: tuple[Mark, ...] = ()
+
+    @property
+    def timelines(self) -> tuple[Path, ...]:
+        """The timeline pages (the interactive viewer, ``.html``) written beside the saved
+        traces: open one in a browser to see the failing run with what failed marked."""
+        return tuple(page for page in map(timeline_path, self.trace_paths) if page.is_file())
 
     @property
     def headline(self) -> str:
@@ -411,6 +422,7 @@ def run_once(lab: Lab, impl: ModuleType, test: GradedTest, seed: int, *, replay:
             test(trial)
     except Exception as exc:
         message, where = _explain(exc, impl)
+        marks = _marks(trial, exc)
     else:
         traces = _lines(trial) if keep else ()
         return Run(test.name, seed, None, traces)
@@ -425,8 +437,21 @@ def run_once(lab: Lab, impl: ModuleType, test: GradedTest, seed: int, *, replay:
         replay=replay,
         where=where,
         output="\n".join(output.getvalue().splitlines()[-10:]),
+        marks=marks,
     )
     return Run(test.name, seed, failure, _lines(trial))
+
+
+def _marks(trial: Trial, exc: Exception) -> tuple[Mark, ...]:
+    """The marks of a failing trial's timeline: at the span it focused on, else at the
+    end of its last simulation."""
+    sim = trial.sims[-1] if trial.sims else None
+    end = trial.focused.get("end")
+    if end is None:
+        end = sim.now if sim is not None else 0.0
+    nodes = trial.focused.get("nodes") or []
+    return tuple(failure_marks(exc, start=trial.focused.get("start"), end=end,
+                               node=nodes[0] if len(nodes) == 1 else None))
 
 
 def _lines(trial: Trial) -> tuple[tuple[str, ...], ...]:
@@ -465,6 +490,14 @@ def _save(trace_dir: Path | None, lab: Lab, impl_name: str, run: Run,
         with path.open("w", encoding="utf-8") as f:
             f.writelines(line + "\n" for line in lines)
         paths.append(path)
+        # Its timeline, beside it; the failure is marked on the last simulation's, the one
+        # the failing checks judged.
+        last = index == len(run.traces) - 1
+        marks = run.failure.marks if run.failure is not None and last else ()
+        verdict = "failed" if run.failure is not None else "passed"
+        write_timeline(Trace.load(path), timeline_path(path), marks,
+                       title=f"{lab.name} {impl_name}: {run.test} seed {run.seed} {verdict}"
+                             f"{' (simulation ' + str(index) + ')' if len(run.traces) > 1 else ''}")
     return tuple(paths)
 
 

@@ -446,6 +446,8 @@ class MultiPaxosServer(Node):
         self.arm_election()  # if phase 1 stalls, try again, higher
         for peer in self.peers:
             self.send(peer, Prepare(self.ballot, self.first))
+        if self.majority == 1:  # alone: our own promise is the majority
+            self.tell(self.id, Prepare(self.ballot, self.first))
 
     def on_promise(self, src: str, ballot: Ballot,
                    accepted: tuple[tuple[int, Ballot, Command], ...]) -> None:

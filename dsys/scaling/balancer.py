@@ -7,6 +7,10 @@ The rules of this file:
   under a number of its own (a *ticket*: ids of different clients may collide), and
   relays the server's :class:`~dsys.scaling.server.Reply` back to the client under the
   client's id. A reply whose ticket is unknown (a copy the network duplicated) is dropped.
+  Tickets start from the balancer's clock when it starts (``now`` in microseconds, times
+  256), so a balancer that restarts does not reuse the tickets of the requests its
+  servers still hold from before (unless its clock went back): their late replies are
+  dropped, not relayed to the new requests that reused their numbers.
 * The balancer counts, per server, the requests it sent there and has not seen answered:
   the *outstanding* requests the load-aware policies read. It knows nothing else about a
   server's queue; what it counts, it counts exactly.
@@ -27,10 +31,11 @@ The rules of this file:
   This is how a machine started later joins the pool on real processes.
 * With a ``timeout``, a forwarded request not answered within ``timeout`` seconds counts as
   a failure signal: the balancer *ejects* the server (no new request goes there; it comes
-  back when it registers again, or by :class:`AddServer`), then sends the request to
-  another server in service (at most ``retries`` times), or answers the client
-  :class:`Rejected` with a reason that names the server and the timeout. An answer that
-  arrives after that is dropped: each request is answered, or rejected, exactly once.
+  back when it registers again, or by :class:`AddServer`; a request sent to it before
+  that is no evidence against it), then sends the request to another server in service
+  (at most ``retries`` times), or answers the client :class:`Rejected` with a reason that
+  names the server and the timeout. An answer that arrives after that is dropped: each
+  request is answered, or rejected, exactly once.
   At most ``max_ejected`` of the servers (a share of those in service or ejected) are out
   at a time: when timeouts hit more of them, the servers are not dead but overloaded
   (a timeout too short for the queues), and ejecting them would pile their load on the
@@ -56,6 +61,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
 
@@ -145,6 +151,9 @@ class Balancer(Node):
         self.ejected: dict[str, int] = {}
         #: Servers an operator removed: registrations do not bring them back.
         self.removed: set[str] = set()
+        # When each server last came (back) into service: a request sent before that is
+        # no evidence against it.
+        self._since: dict[str, float] = {}
         self._drain_waiters: dict[str, str] = {}
         # ticket -> (client, the client's id, server, key, attempt, deadline); tickets are
         # issued in time order, so with one timeout the deadlines are in order too.
@@ -186,6 +195,7 @@ class Balancer(Node):
             return
         self.policy.add(server)
         self.outstanding[server] = self.draining.pop(server, 0) + self.ejected.pop(server, 0)
+        self._since[server] = self.now
         self._drain_waiters.pop(server, None)
         self.note("add", server=server)
 
@@ -230,6 +240,9 @@ class Balancer(Node):
         self._check_drained(server)
 
     # ----- handlers ---------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._next_ticket = max(self._next_ticket, int(max(self.now, 0.0) * 1_000_000) << 8)
 
     def on_message(self, src: str, msg: object) -> None:
         kind = type(msg)
@@ -319,10 +332,11 @@ class Balancer(Node):
                 break
             due.append(ticket)
         for ticket in due:
-            client, client_id, server, key, attempt, _ = tickets.pop(ticket)
+            client, client_id, server, key, attempt, deadline = tickets.pop(ticket)
             self.timed_out += 1
             self._release(server)
-            self.eject(server, f"no answer within {timeout:g} s")
+            if deadline - timeout >= self._since.get(server, -math.inf):
+                self.eject(server, f"no answer within {timeout:g} s")
             if attempt < self.retries and self.outstanding:
                 self.retried += 1
                 self._dispatch(client, client_id, key, attempt + 1)

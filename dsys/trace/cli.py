@@ -73,8 +73,10 @@ def _svg(args: argparse.Namespace) -> int:
 
 def _view(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else Path(args.file).with_suffix(".html")
-    path = html.save(_filtered(args), output, title=args.title or Path(args.file).name,
-                     nodes=args.node)
+    trace = Trace.load(args.file).filter(kinds=args.kind, start=args.start, end=args.end)
+    if args.node:  # the chosen lanes, and the partitions and heals that cut across them
+        trace = Trace(e for e in trace if e.node in args.node or not e.node)
+    path = html.save(trace, output, title=args.title or Path(args.file).name, nodes=args.node)
     print(f"wrote {path}")
     if not args.no_open and _can_open_browser():
         import webbrowser

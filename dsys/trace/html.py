@@ -76,7 +76,7 @@ class Mark:
     """Something a page points out under "Problems": an event, a node's span of time, or
     a span of the whole run.
 
-    Args:
+    Attributes:
         label: what is wrong, in words (shown in the list and on hover).
         event: the position of the event in the trace, if the mark is about one.
         start: the start of the span of time, if any (seconds).

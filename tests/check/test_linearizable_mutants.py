@@ -15,6 +15,7 @@ import pytest
 from dsys.check import CheckInputError, Model, Operation, Verdict, check_linearizable
 from dsys.check._search import _CLOCK_MASK, search
 from dsys.check.history import History
+from dsys.check.linearizable import CheckResult, PartitionResult, _why_not
 from dsys.check.models import get_model
 
 CHECKPOINT = _CLOCK_MASK + 1  # the budget is looked at every this many steps
@@ -232,6 +233,58 @@ def test_explain_linearizable_counts_operations_and_parts() -> None:
     assert one.part_count == 1 and one.explain() == "Linearizable: all 1 operations fit."
 
 
+def test_explain_two_parts_and_the_defaults_of_a_result() -> None:
+    rows = [ev(p, t, "put", "v", key) for p, key in enumerate("ab") for t in ("invoke", "ok")]
+    result = check_linearizable(rows, "kv")
+    assert result.explain() == "Linearizable: all 2 operations fit in 2 independent parts."
+    bare = CheckResult(result.verdict, result.model, result.history, result.partitions)
+    assert (bare.elapsed, bare.part_count, bare.skipped) == (0.0, 1, ())
+
+
+def test_explain_a_failure_without_stuck_operations() -> None:
+    # The search always names what could not go next; a hand-built result may not.
+    rows = [ev(0, "invoke", "write", 1), ev(0, "ok", "write", 1)]
+    result = check_linearizable(rows, "register")
+    op = result.history.operations[0]
+    for order, start in [
+        ((op,), "after which the register holds 1."),
+        ((), "At the start the register holds 1."),
+    ]:
+        part = PartitionResult(
+            None,
+            Verdict.NOT_LINEARIZABLE,
+            (op,),
+            order,
+            1,
+            final_state=result.partitions[0].final_state,
+        )
+        failed = CheckResult(Verdict.NOT_LINEARIZABLE, result.model, result.history, (part,))
+        assert failed.explain().splitlines()[-1] == start
+
+
+def test_why_an_operation_cannot_go_next() -> None:
+    rows = [ev(0, "invoke", "write", 1), ev(0, "ok", "write", 1)]
+    (op,) = History.from_events(rows).operations
+    model = get_model("register")
+    assert _why_not(model, model.init(), op) == (
+        "possible next, but then the operations after it cannot all be placed"
+    )
+    read = History.from_events([ev(1, "invoke", "read", None), ev(1, "ok", "read", 2)])
+    assert _why_not(model, model.init(), read.operations[0]) == (
+        "not possible, because the register is empty"
+    )
+
+
+def test_explain_why_adds_the_diagnosis_to_a_failure_only() -> None:
+    stale = [ev(0, "invoke", "write", 1), ev(0, "ok", "write", 1)]
+    stale += [ev(1, "invoke", "read", None), ev(1, "ok", "read", None)]
+    failed = check_linearizable(stale, "register")
+    why = failed.explain(why=True)
+    assert why.startswith(failed.explain() + "\n\n") and len(why) > len(failed.explain()) + 2
+    fine = check_linearizable(stale[:2], "register")
+    assert fine.explain(why=True) == fine.explain()
+
+
 def test_explain_unknown_counts_configurations() -> None:
     result = check_linearizable(overlapping_puts("k", 9, "0"), "kv", max_steps=0)
     assert result.verdict is Verdict.UNKNOWN and result.configurations > 100
@@ -356,3 +409,52 @@ def test_the_search_reports_its_steps_and_configurations_exactly() -> None:
         193,
     )
     assert len(failing.order) == 6 and len(failing.candidates) == 1
+
+
+def test_reads_that_fit_are_placed_at_once_which_keeps_the_search_small() -> None:
+    # Four overlapping puts and four overlapping gets, each get seeing a different put:
+    # placing each get as soon as it fits finds the order with almost no search.
+    rows = [ev(p, "invoke", "put", str(p), "k") for p in range(4)]
+    rows += [ev(p, "invoke", "get", None, "k") for p in range(4, 8)]
+    rows += [ev(p, "ok", "put", str(p), "k") for p in range(4)]
+    rows += [ev(p, "ok", "get", str(p - 4), "k") for p in range(4, 8)]
+    outcome = search(History.from_events(rows).operations, get_model("kv"))
+    assert (outcome.verdict, outcome.steps, outcome.configurations) == ("linearizable", 4, 9)
+    rows[-1] = ev(7, "ok", "get", "9", "k")
+    outcome = search(History.from_events(rows).operations, get_model("kv"))
+    assert (outcome.verdict, outcome.steps, outcome.configurations) == ("not-linearizable", 64, 57)
+
+
+def test_a_read_already_placed_from_the_same_configuration_is_not_tried_again() -> None:
+    # Writes of the same value reach one configuration by several orders; a read that fits
+    # there was explored before, so the search backtracks at once (Lowe's cache).
+    rows = [
+        ev(6, "invoke", "read", None), ev(1, "invoke", "write", 1), ev(4, "invoke", "read", None),
+        ev(3, "invoke", "write", 1), ev(1, "ok", "write", 1), ev(2, "invoke", "write", 1),
+        ev(5, "invoke", "read", None), ev(0, "invoke", "read", None), ev(0, "ok", "read", 2),
+        ev(4, "ok", "read", 2), ev(2, "ok", "write", 1), ev(3, "ok", "write", 1),
+        ev(6, "ok", "read", 2), ev(5, "ok", "read", 1),
+    ]  # fmt: skip
+    outcome = search(History.from_events(rows).operations, get_model("register"))
+    assert (outcome.verdict, outcome.steps, outcome.configurations) == ("not-linearizable", 12, 8)
+
+
+def overlapping_writes(writers: int, read: int) -> list[Operation]:
+    rows = [ev(p, "invoke", "write", p) for p in range(writers)]
+    rows += [ev(p, "ok", "write", p) for p in range(writers)]
+    rows += [ev(writers, "invoke", "read", None), ev(writers, "ok", "read", read)]
+    return list(History.from_events(rows).operations)
+
+
+@pytest.mark.parametrize(
+    "writers, read, budget, stop",
+    [(8, 999, 1000, 1), (9, 999, 1000, 1), (9, 0, 1000, 1), (11, 1, 1000, 1), (9, 999, 3000, 3),
+     (10, 0, 3000, 3)],
+)  # fmt: skip
+def test_the_budget_stops_the_search_at_the_first_checkpoint_past_it(
+    writers: int, read: int, budget: int, stop: int
+) -> None:
+    # Whether that checkpoint falls on a step forward or a step back (backtracking).
+    outcome = search(overlapping_writes(writers, read), get_model("register"), max_steps=budget)
+    assert (outcome.verdict, outcome.steps) == ("unknown", stop * CHECKPOINT)
+    assert outcome.blocked_by is None and outcome.candidates == []

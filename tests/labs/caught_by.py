@@ -195,6 +195,42 @@ CAUGHT_BY: dict[str, dict[str, str]] = {
         # was added for it.
         "joins_with_one_successor": "a_joiner_survives_its_successor",
     },
+    "lab11": {
+        "commits_without_waiting": "straggler_gets_a_backup",
+        "done_before_commit": "calm_word_count",
+        "lease_never_renewed": "long_tasks_keep_their_lease",
+        "never_reexecutes": "crashed_workers_tasks_run_again",
+        "no_backups": "straggler_gets_a_backup",
+        "output_written_in_place": "reduce_waits_for_every_map",
+        "reduce_before_maps_done": "calm_word_count",
+        "reduce_reads_some_maps": "calm_word_count",
+        # The self-written mutant: it passed the first grader (a rare race), and the
+        # renewal-interval check of long_tasks_keep_their_lease was added for it.
+        "renews_once_a_lease": "long_tasks_keep_their_lease",
+        "unstable_hash": "calm_word_count",
+        "worker_exits_early": "coordinator_restarts",
+    },
+    "lab10": {
+        "accepts_foreign_keys": "join_then_leave",
+        "client_never_requeries": "join_then_leave",
+        "serves_before_arrival": "join_then_leave",
+        "skips_configurations": "join_then_leave",
+        "keeps_serving_after_handoff": "join_then_leave",
+        "migrates_without_sessions": "a_retried_append_is_applied_once_across_a_move",
+        "installs_outside_the_log": "snapshots_and_restarts",
+        "deletes_when_it_sends": "unreliable_network",
+        # Every earlier test passed it: a_lagging_replica_catches_up_on_a_move was added
+        # for it (with data and sessions both shared, retries stay deduplicated and the
+        # sharing is harmless; with the sessions copied, a late replica applies twice).
+        "shares_shard_data_by_reference": "a_lagging_replica_catches_up_on_a_move",
+        # The race is a few milliseconds wide: writes_racing_a_move was written for it (it
+        # fails there on seed 1); join_then_leave, with clients running across the
+        # changes, catches it first.
+        "ownership_checked_on_arrival_only": "join_then_leave",
+        # The self-written mutant: every earlier test passes it; the lossy network stalls
+        # it (seed 2), a delete having gone to the wrong group.
+        "settled_while_deleting": "unreliable_network",
+    },
 }
 
 

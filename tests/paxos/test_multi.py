@@ -8,6 +8,9 @@ no-ops, the lease and the client's redirects, one handler at a time."""
 from __future__ import annotations
 
 import functools
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -190,3 +193,15 @@ def test_an_acceptor_keeps_its_promise_and_acceptances_across_a_crash() -> None:
 def test_bad_timeouts_are_refused() -> None:
     with pytest.raises(Exception, match="must be larger than heartbeat"):
         MultiPaxosServer(heartbeat=0.1, election_timeout=0.05)
+
+
+def test_the_same_seed_gives_the_same_trace_under_any_hash_seed() -> None:
+    code = ("from tests.paxos.systems import faulty;"
+            "sim = faulty(3); sim.run(until=2.0); print(sim.trace.digest())")
+    digests = set()
+    for hash_seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=env, timeout=120, check=True)
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1, digests

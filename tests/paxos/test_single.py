@@ -17,6 +17,7 @@ from dsys.paxos import (
     NO_BALLOT,
     Accept,
     Accepted,
+    Decided,
     PaxosClient,
     PaxosServer,
     Prepare,
@@ -146,6 +147,17 @@ def test_the_proposer_adopts_the_value_of_the_highest_accepted_ballot() -> None:
     h.clear()
     h.deliver("s2", Promise((1, "s1"), (1, "s3"), "B"))  # with its own promise: a majority
     assert [(s.dst, s.msg) for s in h.sent()] == [("s2", Accept((1, "s1"), "B"))]
+
+
+def test_a_late_promise_does_not_change_the_value_already_sent_in_phase_2() -> None:
+    # (a bug the Nemesis runs found in an earlier version: Decided announced the late
+    # promise's value, not the one the majority accepted)
+    h = harness()
+    h.deliver("c1", Propose("A"))
+    h.deliver("s2", Promise((1, "s1"), NO_BALLOT, None))  # a majority: Accept(A) goes out
+    h.deliver("s3", Promise((1, "s1"), (0, "s3"), "C"))  # late, with an accepted value
+    h.deliver("s2", Accepted((1, "s1")))
+    assert [s.msg for s in h.sent(to="s2")][-2:] == [Accept((1, "s1"), "A"), Decided("A")]
 
 
 def test_an_acceptor_keeps_its_promise_and_acceptance_across_a_crash() -> None:

@@ -212,6 +212,13 @@ def test_the_window_boundaries() -> None:
     ]
 
 
+def test_the_default_window_is_1024_frames() -> None:
+    assert ReplayGuard().window == 1024
+    guard = Wire("b", secret=SECRET)._guard
+    assert guard is not None and guard.window == 1024
+    assert Wire("b")._guard is None
+
+
 def test_boots_and_senders_are_separate() -> None:
     guard = ReplayGuard(window=4)
     assert guard.check("a", 5, 3) is None

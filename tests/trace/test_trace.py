@@ -96,12 +96,14 @@ def test_terminal_view_has_a_column_per_node_and_colours_by_kind() -> None:
 
 
 def test_svg_draws_arrows_drops_crashes_and_restarts(busy: Simulation) -> None:
-    drawing = svg.draw(busy.trace, max_events=100_000)
+    drawing = svg.draw(busy.trace, max_events=100_000, legend=False)
     assert drawing.startswith("<svg") and drawing.rstrip().endswith("</svg>")
     delivered = sum(e.kind == "recv" for e in busy.trace)
-    assert drawing.count('marker-end="url(#arrow-message)"') == delivered
-    assert drawing.count('stroke-dasharray="4,3"') == sum(e.kind == "drop" for e in busy.trace)
-    assert drawing.count("crashed") >= 1 and 'stroke="#2f855a"' in drawing
+    arrows = (drawing.count('marker-end="url(#dsys-st-head-message)"')
+              + drawing.count('marker-end="url(#dsys-st-head-duplicate)"'))
+    assert arrows == delivered
+    assert drawing.count('<line class="drop"') == sum(e.kind == "drop" for e in busy.trace)
+    assert drawing.count("crashed") >= 1 and '<circle class="restart"' in drawing
     for node in busy.trace.nodes:
         assert f">{node}</text>" in drawing
     small = svg.draw(busy.trace, max_events=50)

@@ -168,3 +168,77 @@ def test_zoom_and_problems(page: Any) -> None:
     assert drawn(page) == list(range(14))
     page.select_option("#dsys-mode", "order")
     assert drawn(page) == list(range(14))
+
+
+def test_the_pages_the_docs_embed_load_and_show_their_runs(browser: Any, tmp_path: Path) -> None:
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gen_viewer_pages",
+                                                  root / "docs" / "gen_viewer_pages.py")
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    generator.main(tmp_path)
+    pages = sorted(p.name for p in tmp_path.glob("*.html"))
+    assert pages == ["viewer-pingpong.html", "viewer-raft-figure8-bug.html", "viewer-raft.html"]
+    for name in pages:
+        tab = browser.new_page(viewport={"width": 1000, "height": 700})
+        errors = console_errors(tab)
+        tab.goto((tmp_path / name).as_uri())
+        tab.wait_for_selector("#dsys-count[data-shown]")
+        assert int(tab.get_attribute("#dsys-count", "data-total")) == shown(tab) > 100
+        problems = tab.query_selector_all("#dsys-problems li")
+        if "figure8-bug" in name:    # Raft's checkers found the overwritten commit
+            assert len(problems) >= 1 and "differ at index 2" in tab.inner_text("#dsys-problems")
+        else:
+            assert problems == []
+        if name == "viewer-raft.html":  # the partition and the crashes are drawn
+            assert len(tab.query_selector_all("#dsys-diagram rect.band-partition")) == 1
+            assert len(tab.query_selector_all("#dsys-diagram rect.band-crash")) == 2
+        assert errors == [], name
+        tab.close()
+
+
+def test_a_busy_view_is_drawn_light_and_zooming_in_brings_the_details_back(
+        browser: Any, tmp_path: Path) -> None:
+    events = []
+    for i in range(1500):
+        src, dst = f"n{i % 3}", f"n{(i + 1) % 3}"
+        events.append(TraceEvent(i * 0.01, src, "send", {"to": dst, "id": i, "msg": i}))
+        events.append(TraceEvent(i * 0.01 + 0.005, dst, "recv", {"from": src, "id": i,
+                                                                  "msg": i}))
+    path = save(Trace(events), tmp_path / "busy.html")
+    tab = browser.new_page(viewport={"width": 1000, "height": 600})
+    errors = console_errors(tab)
+    tab.goto(path.as_uri())
+    tab.wait_for_selector("#dsys-count[data-shown]")
+    assert shown(tab) == 3000 and len(drawn(tab)) == 3000
+    assert tab.get_attribute("#dsys-diagram svg", "data-dense") == "yes"
+    assert tab.query_selector_all("line.hit") == []          # arrows are one path per class
+    tab.dispatch_event('g.ev[data-pos="1000"]', "click")
+    tab.keyboard.press("ArrowRight")
+    assert selected(tab) == 1001
+    for _ in range(4):
+        tab.click("#dsys-zoom-in")
+    assert tab.get_attribute("#dsys-diagram svg", "data-dense") == "no"
+    assert 0 < len(drawn(tab)) < 2500 and 1001 in drawn(tab)
+    recv = tab.query_selector('line.hit[data-send="1000"]')   # zoomed in: clickable again
+    assert recv is not None and recv.get_attribute("data-recv") == "1001"
+    assert errors == []
+    tab.close()
+
+
+def test_the_jupyter_frame_runs_the_viewer(browser: Any, tmp_path: Path) -> None:
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text(f"<html><body>{hand_made()._repr_html_()}</body></html>",
+                        encoding="utf-8")
+    tab = browser.new_page()
+    errors = console_errors(tab)
+    tab.goto(notebook.as_uri())
+    frame = tab.frame_locator("iframe")
+    assert frame.locator("#dsys-count").get_attribute("data-shown") == "14"
+    frame.locator('g.ev[data-pos="6"]').click()
+    assert "sent by b" in frame.locator('#dsys-details [data-role="pair"]').inner_text()
+    assert errors == []
+    tab.close()

@@ -14,7 +14,7 @@
     timer_cancel: "timer", crash: "crash", partition: "fault", block: "fault", heal: "fault",
     clock: "fault", invoke: "client", complete: "client", log: "log", note: "note",
     violation: "violation", error: "error"};
-  var LANE_H = 44, TOP = 26, LEFT = 92, RIGHT = 14;
+  var LANE_H = 44, TOP = 26, LEFT = 92, RIGHT = 14, DENSE = 2500;
 
   var lanes = D.lanes.slice();
   var hasNet = EV.some(function (e) { return !e[2]; });
@@ -178,12 +178,16 @@
   })();
 
   // ----- geometry ---------------------------------------------------------------------------
-  function width() { return Math.max(320, box.clientWidth || 800); }
+  // The width is measured once per drawing: reading it after each change of the drawing
+  // would make the browser lay the page out again for every element.
+  var measured = 800;
+  function measure() { measured = Math.max(320, box.clientWidth || 800); return measured; }
+  function width() { return measured; }
   function px(v) {
-    return LEFT + (v - view[0]) / (view[1] - view[0]) * (width() - LEFT - RIGHT);
+    return LEFT + (v - view[0]) / (view[1] - view[0]) * (measured - LEFT - RIGHT);
   }
   function unpx(p) {
-    return view[0] + (p - LEFT) / (width() - LEFT - RIGHT) * (view[1] - view[0]);
+    return view[0] + (p - LEFT) / (measured - LEFT - RIGHT) * (view[1] - view[0]);
   }
   function laneY(l) { return TOP + LANE_H * l + LANE_H / 2; }
   function timeX(t) {
@@ -205,7 +209,7 @@
 
   // ----- drawing ----------------------------------------------------------------------------
   function draw() {
-    var W = width(), H = TOP + LANE_H * lanes.length + 8;
+    var W = measure(), H = TOP + LANE_H * lanes.length + 8;
     svg.setAttribute("width", W);
     svg.setAttribute("height", H);
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
@@ -261,6 +265,12 @@
     var lo = unpx(LEFT - 20), hi = unpx(W + 20);
     var active = sel !== null;
     // Messages: from each shown send to each shown arrival, drop or duplicate.
+    // Past DENSE events in view, the drawing goes light: the arrows of a class are one path
+    // (no clicking them: zoom in for that), and events lose their hover text and ring.
+    var inView = 0;
+    for (var q = 0; q < N; q++) if (shown[q] && xval(q) >= lo && xval(q) <= hi) inView++;
+    var dense = inView > DENSE, paths = {};
+    svg.setAttribute("data-dense", dense ? "yes" : "no");
     var msgs = sv("g", {}, layer);
     for (var i = 0; i < N; i++) {
       if (EV[i][3] !== "send" || !shown[i]) continue;
@@ -277,6 +287,11 @@
           else if (useCone && future[i] && future[j]) cls += " future";
           else if (useCone) cls += " dim";
         }
+        if (dense) {
+          paths[cls] = (paths[cls] || "") + "M" + px(a).toFixed(1) + "," + laneY(lane(EV[i])) +
+            "L" + px(b).toFixed(1) + "," + laneY(to);
+          return;
+        }
         var attrs = {x1: px(a), y1: laneY(lane(EV[i])), x2: px(b), y2: laneY(to),
           "data-send": i, "data-recv": j};
         attrs["class"] = cls;
@@ -287,6 +302,9 @@
           (EV[j][3] === "recv" ? EV[j][2] : EV[j][6].to) + (EV[j][3] === "drop" ? " (lost)" : "");
       });
     }
+    Object.keys(paths).sort().forEach(function (cls) {
+      sv("path", {"class": cls, d: paths[cls]}, msgs);
+    });
     // Events, with the notes' text where there is room for it.
     var labelEnd = {};
     var evs = sv("g", {}, layer);
@@ -306,10 +324,13 @@
         else if (useCone) cls += " dim";
       }
       var g = sv("g", {"class": cls, "data-pos": n}, evs);
-      sv("circle", {"class": "ring", cx: ex, cy: ey, r: 9}, g);
+      var light = dense && !/selected|peer|marked/.test(cls);
+      if (!light) sv("circle", {"class": "ring", cx: ex, cy: ey, r: 9}, g);
       glyph(e[3], g, ex, ey);
-      sv("title", {}, g).textContent = "#" + e[0] + " " + secs(e[1]) + " " + (e[2] || NET) + " " +
-        e[3] + ": " + e[5];
+      if (!light) {
+        sv("title", {}, g).textContent = "#" + e[0] + " " + secs(e[1]) + " " + (e[2] || NET) +
+          " " + e[3] + ": " + e[5];
+      }
       if (e[3] === "note" || e[3] === "violation") {
         var l = lane(e);
         if (labelEnd[l] === undefined || ex > labelEnd[l]) {
