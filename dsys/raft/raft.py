@@ -739,7 +739,7 @@ class Raft(Component):
         for peer in self.others:
             self.next_index.setdefault(peer, self.last_log_index + 1)
             self.match_index.setdefault(peer, 0)
-        for gone in set(self.next_index) - set(self.others):
+        for gone in sorted(set(self.next_index) - set(self.others)):
             del self.next_index[gone]
             self.match_index.pop(gone, None)
             self.snapshot_offset.pop(gone, None)
