@@ -21,6 +21,7 @@ import contextlib
 import importlib.util
 import io
 import logging
+import os
 import posixpath
 import re
 import sys
@@ -126,16 +127,24 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         text = lab.readme.read_text(encoding="utf-8")
         _put(files, config, f"labs/{lab.name}.md", text)
     pictures: dict[str, str | bytes] = {}
-    for file in list(files.documentation_pages()):
-        text = file.content_string
-        for name, picture in _draw_page_diagrams(text, file.src_uri).items():
+    reuse = os.environ.get("DSYS_DOCS_PICTURES")
+    if reuse:
+        # The pictures of an earlier build (its site's assets/generated folder): a test
+        # that builds the site again for another reason need not draw them all again.
+        pictures.update({path.name: path.read_bytes()
+                         for path in sorted(Path(reuse).iterdir()) if path.is_file()})
+    else:
+        for file in list(files.documentation_pages()):
+            text = file.content_string
+            for name, picture in _draw_page_diagrams(text, file.src_uri).items():
+                if name in pictures:
+                    raise ValueError(f"two pages draw {GENERATED}/{name}; give one another "
+                                     "name")
+                pictures[name] = picture
+        for name, picture in _generator_pictures().items():
             if name in pictures:
-                raise ValueError(f"two pages draw {GENERATED}/{name}; give one another name")
+                raise ValueError(f"a page and a generator both make {GENERATED}/{name}")
             pictures[name] = picture
-    for name, picture in _generator_pictures().items():
-        if name in pictures:
-            raise ValueError(f"a page and a generator both make {GENERATED}/{name}")
-        pictures[name] = picture
     for name, picture in pictures.items():
         _put(files, config, f"{GENERATED}/{name}", picture)
     _PICTURES.clear()

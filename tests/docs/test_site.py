@@ -39,8 +39,11 @@ REQUIRED_PAGES = [
 ]
 
 
-def build(config_dir: Path, site: Path) -> subprocess.CompletedProcess[str]:
+def build(config_dir: Path, site: Path, *, pictures: Path | None = None
+          ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    if pictures is not None:  # reuse an earlier build's pictures (see docs/hooks.py)
+        env["DSYS_DOCS_PICTURES"] = str(pictures)
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=config_dir, capture_output=True, text=True, timeout=300, env=env,
@@ -99,7 +102,7 @@ def test_python_files_beside_the_pages_are_not_published(site: Path) -> None:
     assert not list(site.rglob("*.py"))
 
 
-def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
+def test_a_broken_link_fails_the_build(tmp_path: Path, site: Path) -> None:
     copy = tmp_path / "project"
     copy.mkdir()
     shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
@@ -107,10 +110,11 @@ def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
                     ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "labs").symlink_to(ROOT / "labs")
     page = copy / "docs" / "tutorial" / "first-simulation.md"
+    pictures = site / "assets" / "generated"
     page.write_text(page.read_text(encoding="utf-8")
                     + "\nSee [a page that does not exist](../howto/nowhere.md).\n",
                     encoding="utf-8")
-    result = build(copy, tmp_path / "site")
+    result = build(copy, tmp_path / "site", pictures=pictures)
     assert result.returncode != 0
     assert "nowhere.md" in result.stdout + result.stderr
 
