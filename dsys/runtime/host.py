@@ -357,6 +357,7 @@ class HostBase:
             self.incarnation = data.starts - 1
         else:
             storage = Storage()
+        self._before_sync(storage)
         if self._seed is None:
             rng = Random()
         else:  # the simulator's labels, so a seeded run is reproducible where it can be
@@ -401,6 +402,9 @@ class HostBase:
             job()
         finally:
             self._running = False
+
+    def _before_sync(self, storage: Storage) -> None:
+        """Hook: a host may act before each ``storage.sync()`` writes (see NodeHost)."""
 
     async def _submit(self, job: Callable[[], None]) -> None:
         """Run ``job`` (a delivery, due timers) after every job already submitted.
@@ -694,6 +698,23 @@ class NodeHost(HostBase):
     def address(self) -> str:
         """The address this node listens on."""
         return self._transport.address
+
+    def _before_sync(self, storage: Storage) -> None:
+        # What a handler sent before it syncs leaves before the sync blocks, as if it had
+        # not been held: Raft's leader sends AppendEntries and then writes its log, so
+        # that the followers write theirs meanwhile (thesis §10.2.1).
+        write = storage.on_sync
+        if write is None:  # in memory: a sync costs nothing, there is nothing to overlap
+            return
+        transport = self._transport
+
+        def on_sync(synced: Storage) -> None:
+            if self._running:
+                transport.release()
+                transport.hold()
+            write(synced)
+
+        storage.on_sync = on_sync
 
     def _run_job(self, job: Callable[[], None]) -> None:
         # What a handler sends leaves when it returns, one write per connection (the
