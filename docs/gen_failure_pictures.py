@@ -25,10 +25,11 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
+import dsys.trace.svg as measure  # measures text; these are charts, not space-time diagrams
 from dsys import Network, Node, Simulation, Uniform
 from dsys.demos.detector_tradeoff import KNOBS, PLOT, PLOT_SEEDS, Conditions, Outcome, sweep
 from dsys.failure import PhiAccrualDetector
-from dsys.failure.draw import draw_phi, draw_states
+from dsys.failure.draw import draw_phi, draw_states, free_spot
 
 SEED = 1
 INTERVAL = 0.1
@@ -97,7 +98,7 @@ def tradeoff_picture(outcomes: Sequence[Outcome], subtitle: str, *, width: float
     """Detection time (x, seconds) against false suspicions per member-minute (y, on a
     log scale, with a row for none at all): a curve per detector through its knob's
     values, each point labelled with its value."""
-    left, top, right, bottom = 60.0, 62.0, width - 150, height - 50
+    left, top, right, bottom = 60.0, 84.0, width - 150, height - 50
     zero_row = bottom  # "none": below the lowest decade
     decades = [0.1, 1.0, 10.0, 100.0, 1000.0]
     shown = [o for o in outcomes if not math.isnan(o.detection)]
@@ -115,7 +116,8 @@ def tradeoff_picture(outcomes: Sequence[Outcome], subtitle: str, *, width: float
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace" font-size="11">',
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{measure.FONT_FAMILY}" '
+        'font-size="11">',
         '<rect width="100%" height="100%" fill="white"/>',
         '<text x="10" y="18" font-size="13" font-weight="bold">Detection time against '
         "false suspicions: each detector's knob swept</text>",
@@ -126,9 +128,8 @@ def tradeoff_picture(outcomes: Sequence[Outcome], subtitle: str, *, width: float
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#a0aec0"/>',
         f'<text x="{(left + right) / 2:.1f}" y="{height - 12}" text-anchor="middle" '
         'fill="#2d3748">mean time from a crash to its suspicion (s)</text>',
-        f'<text x="14" y="{(top + bottom) / 2:.1f}" fill="#2d3748" text-anchor="middle" '
-        f'transform="rotate(-90 14 {(top + bottom) / 2:.1f})">false suspicions per '
-        "member-minute</text>",
+        f'<text x="10" y="{top - 12}" fill="#2d3748">false suspicions per member-minute '
+        "(log scale)</text>",
     ]
     for decade in decades:
         out.append(f'<line x1="{left}" y1="{y(decade):.1f}" x2="{right}" y2="{y(decade):.1f}" '
@@ -139,26 +140,44 @@ def tradeoff_picture(outcomes: Sequence[Outcome], subtitle: str, *, width: float
                'fill="#718096">none</text>')
     for k in range(6):
         t = x_max * k / 5
-        out.append(f'<text x="{x(t):.1f}" y="{bottom + 16}" text-anchor="middle" '
+        out.append(f'<text x="{x(t):.1f}" y="{bottom + 20}" text-anchor="middle" '
                    f'fill="#718096">{t:.1f}</text>')
+    curves = {name: [(x(o.detection), y(o.false_rate), o.knob) for o in shown
+                      if o.detector == name] for name in KNOBS}
+    # Each point's label goes to the first free spot around it: clear of every other
+    # text and of every marker; a label with no free spot is left to the point's tooltip.
+    labels: list[tuple[float, float, str, str]] = []
+    taken: list[measure.Box] = [(px - 5, py - 5, px + 5, py + 5) for points in curves.values()
+                        for px, py, _ in points]
     for number, name in enumerate(KNOBS):
         colour, shape = STYLE[name]
-        points = [(x(o.detection), y(o.false_rate), o.knob) for o in shown
-                  if o.detector == name]
+        points = curves[name]
         if points:
             line = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in points)
             out.append(f'<polyline points="{line}" fill="none" stroke="{colour}" '
                        'stroke-width="1.5" stroke-opacity="0.7"/>')
         for px, py, knob in points:
-            out.append(_marker(shape, px, py, colour))
-            out.append(f'<text x="{px + 6:.1f}" y="{py - 6 - 9 * (number % 2):.1f}" '
-                       f'fill="{colour}" font-size="9">{knob:g}</text>')
+            out.append(f"<g><title>{escape(name)}, {escape(KNOBS[name].name)} {knob:g}: "
+                       f"{(px - left) / (right - left) * x_max:.2f} s</title>"
+                       f"{_marker(shape, px, py, colour)}</g>")
+            labels.append((px, py, colour, f"{knob:g}"))
         legend_y = top + 32 * number
         out.append(_marker(shape, right + 20, legend_y, colour))
         out.append(f'<text x="{right + 30}" y="{legend_y + 4:.1f}" fill="{colour}">'
                    f"{escape(name)}</text>")
         out.append(f'<text x="{right + 30}" y="{legend_y + 17:.1f}" fill="#718096" '
                    f'font-size="9">{escape(KNOBS[name].name)}</text>')
+    taken += [box for _, box in measure.text_boxes("\n".join(out) + "</svg>")]
+    for px, py, colour, text in labels:
+        spots = [(px + dx, py + dy, anchor) for distance in (1, 2, 3)
+                 for dx, dy, anchor in ((7, -6, "start"), (7, 12, "start"), (-7, -6, "end"),
+                                        (-7, 12, "end"), (0, -8, "middle"),
+                                        (0, 16, "middle"))
+                 for dx, dy in [(dx * distance, dy + (6 if dy > 0 else -6) * (distance - 1))]]
+        spot = free_spot(text, 9, spots, taken, (left, top - 6, right + 10, bottom - 2))
+        if spot is not None:
+            out.append(f'<text x="{spot[0]:.1f}" y="{spot[1]:.1f}" text-anchor="{spot[2]}" '
+                       f'fill="{colour}" font-size="9">{text}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

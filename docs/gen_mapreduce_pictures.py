@@ -58,8 +58,8 @@ def workers_picture() -> str:
     top = max(r.time for runs in curves.values() for r in runs) * 1.3
     chart = _chart_class()(
         "Word count: completion time against workers",
-        f"{DOCUMENTS} map tasks of ~1 s, {REDUCERS} reduce tasks; straggler: one worker at "
-        f"{STRAGGLER:g}x speed; seed 1; both axes logarithmic",
+        f"{DOCUMENTS} map tasks of ~1 s, {REDUCERS} reduce tasks; straggler: one "
+        f"worker at {STRAGGLER:g}x speed; log axes",
         x_range=(-0.2, math.log2(WORKERS[-1]) + 0.2), y_range=(0.8, top), right=200.0,
         log_y=True)
     chart.axes("workers", "completion time (virtual s)", [math.log2(n) for n in WORKERS],

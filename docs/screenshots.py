@@ -2,7 +2,7 @@
 headless Chromium at 1280 and 400 pixels wide, light and dark, save a screenshot of each,
 and fail on what a reader would trip over.
 
-    python docs/screenshots.py                       # build, then the default pages
+    python docs/screenshots.py                       # build, then every page with a picture
     python docs/screenshots.py --site site/ tutorial/first-simulation/ concepts/raft/
     python docs/screenshots.py --out shots/ --width 400 --scheme dark
 
@@ -39,7 +39,8 @@ if str(ROOT) not in sys.path:
 
 from tests.browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
-#: The pages looked at by default: those with the most pictures, of every renderer.
+#: A short list of pages with the most pictures, of every renderer, for a quicker look
+#: (the command line looks at every page that inlines a picture: :func:`pages_with_figures`).
 PAGES = [
     "tutorial/first-simulation/",
     "howto/draw-a-diagram/",
@@ -102,6 +103,17 @@ CHECK_FIGURES = """
   return {figures: figures.length, problems};
 }
 """
+
+
+def pages_with_figures(site: Path) -> list[str]:
+    """The pages of a built ``site`` that inline a picture (``dsys-figure``), as site
+    paths ("concepts/raft/"), sorted."""
+    found = []
+    for index in sorted(site.rglob("index.html")):
+        if 'class="dsys-figure' in index.read_text(encoding="utf-8", errors="replace"):
+            folder = index.parent.relative_to(site).as_posix()
+            found.append("" if folder == "." else folder + "/")
+    return found
 
 
 def build(site: Path) -> None:
@@ -202,8 +214,9 @@ def review(base: str, pages: Sequence[str], *, widths: Sequence[int] = WIDTHS,
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("pages", nargs="*", default=PAGES,
-                        help="pages to look at, as site paths (default: %(default)s)")
+    parser.add_argument("pages", nargs="*", default=None,
+                        help="pages to look at, as site paths (default: every page that "
+                             "inlines a picture)")
     parser.add_argument("--site", type=Path, default=None,
                         help="an already built site (default: build one with mkdocs)")
     parser.add_argument("--out", type=Path, default=Path("screenshots"),
@@ -222,8 +235,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             site = Path(folder) / "site"
             print("building the site ...")
             build(site)
+        pages = args.pages or pages_with_figures(site)
+        if not pages:
+            print(f"no page of {site} inlines a picture", file=sys.stderr)
+            return 1
         with serve(site) as base:
-            found = review(base, args.pages, widths=args.width or WIDTHS,
+            found = review(base, pages, widths=args.width or WIDTHS,
                            schemes=args.scheme or SCHEMES, out=args.out)
     failed = [view for view, problems in found.items() if problems]
     print(f"{len(found) - len(failed)} of {len(found)} views passed; "

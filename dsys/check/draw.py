@@ -40,6 +40,7 @@ from dsys.check.history import CheckInputError, History, Operation
 from dsys.check.linearizable import CheckResult, Verdict
 from dsys.check.models import Model, get_model
 from dsys.check.report import Report
+from dsys.trace.svg import FONT_FAMILY, text_width
 
 # Layout, in pixels.
 _LEFT = 64  # room for the process labels
@@ -47,8 +48,8 @@ _RIGHT = 24
 _TOP = 44  # room for the title
 _ROW = 36
 _BAR = 20
-_CHAR = 6.6  # average width of a character of the 11px label font
-_FONT = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
+_SIZE = 11  # the label font size; texts are measured with dsys.trace.svg.text_width
+_FONT = FONT_FAMILY
 
 _COLOURS = {
     "ok": ("#dbe9f7", "#3f76ad"),
@@ -58,6 +59,7 @@ _COLOURS = {
 }
 _POINT = "#1b7a3a"
 _STUCK = "#c62828"
+_EXPLAIN = 46  # from the axis to the baseline of the first explanation line
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,11 @@ def render_svg(
     if report is not None:
         caption = _report_caption(report, title, history)
         explanation = _report_explanation(report)
-    height = plot_bottom + 44 + 16 * len(explanation)
+    # Under the axis: the tick labels, the unit, then the explanation lines.
+    height = plot_bottom + 4 + _EXPLAIN + 16 * len(explanation)
     # Wide enough for the plot, the title (14px bold) and the explanation lines.
-    text_width = max([len(caption) * 8.6] + [len(line) * _CHAR for line in explanation])
-    width = max(_LEFT + scale.width + _RIGHT, _LEFT + text_width + _RIGHT)
+    widest = max([text_width(caption, 14)] + [text_width(line, _SIZE) for line in explanation])
+    width = math.ceil(max(_LEFT + scale.width + _RIGHT, _LEFT + widest + _RIGHT))
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{_FONT}" font-size="11">',
@@ -206,7 +209,8 @@ def render_svg(
             report is not None and not report.ok)
         colour = _STUCK if failed and number == 0 else "#222"
         out.append(
-            f'<text x="{_LEFT}" y="{axis_y + 34 + 16 * number}" fill="{colour}">{_esc(line)}</text>'
+            f'<text x="{_LEFT}" y="{axis_y + _EXPLAIN + 16 * number}" fill="{colour}">'
+            f"{_esc(line)}</text>"
         )
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -297,7 +301,8 @@ def _fit_labels(scale: _Scale, operations: Sequence[Operation], model: Model[Any
         if op.complete_time is None or op.complete_time <= op.invoke_time:
             continue
         text = model.describe_operation(op) if model is not None else op.label()
-        wanted = max(wanted, (len(text) * _CHAR + 12) * span / (op.complete_time - op.invoke_time))
+        wanted = max(wanted, (text_width(text, _SIZE) + 12) * span
+                     / (op.complete_time - op.invoke_time))
     return _Scale(scale.start, scale.end, min(wanted, max(scale.width, 1400.0)))
 
 
@@ -339,7 +344,7 @@ def _bar(
             f'<rect x="{x0:.1f}" y="{y:.1f}" width="{x1 - x0:.1f}" height="{_BAR}" rx="3" '
             f'fill="{_STUCK}" fill-opacity="0.15"/>'
         )
-    if len(text) * _CHAR <= x1 - x0 - 8:
+    if text_width(text, _SIZE) <= x1 - x0 - 8:
         parts.append(
             f'<text x="{x0 + 4:.1f}" y="{y + _BAR / 2 + 2:.1f}" '
             f'fill="{"#777" if not needed else "#111"}">{_esc(text)}</text>'
@@ -503,12 +508,26 @@ def _report_explanation(report: Report, width: int = 110) -> list[str]:
 
 def _ticks(start: float, end: float) -> list[float]:
     """Round-numbered axis ticks (steps of 1, 2 or 5 times a power of ten), at most 8."""
+    return round_ticks(start, end, 8)
+
+
+def round_ticks(start: float, end: float, most: int = 8) -> list[float]:
+    """At most ``most`` axis ticks between ``start`` and ``end``, at round numbers: a step
+    of 1, 2 or 5 times a power of ten (for the charts' axes).
+
+    Example:
+        >>> round_ticks(0.0, 4.9, 6)
+        [0.0, 1.0, 2.0, 3.0, 4.0]
+        >>> round_ticks(0.0, 21.6, 5)
+        [0.0, 5.0, 10.0, 15.0, 20.0]
+    """
     span = end - start
     if span <= 0:
         return [start]
-    step = 10 ** math.floor(math.log10(span / 8))
+    most = max(most, 2)
+    step = 10.0 ** math.floor(math.log10(span / most))
     for factor in (1, 2, 5, 10):
-        if span / (step * factor) <= 8:
+        if span / (step * factor) <= most:
             step *= factor
             break
     first = math.ceil(start / step) * step

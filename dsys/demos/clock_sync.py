@@ -37,12 +37,14 @@ from random import Random
 
 import attrs
 
+from dsys.check.draw import round_ticks
 from dsys.clocks.berkeley import BerkeleyFollower, BerkeleyMaster
 from dsys.clocks.cristian import CristianClient, CristianServer
 from dsys.clocks.physical import SyncedClock
 from dsys.core.node import Node
 from dsys.sim.network import Network
 from dsys.sim.simulation import Clock, Simulation
+from dsys.trace.svg import FONT_FAMILY, text_width
 
 
 @attrs.frozen
@@ -276,7 +278,7 @@ def draw_sync(measurement: SyncMeasurement, pair: tuple[str, str], *,
     heading = title or f"{measurement.algorithm}: {pair[0]} vs {pair[1]}"
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace" font-size="11">',
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{FONT_FAMILY}" font-size="11">',
         '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="10" y="18" font-size="13" font-weight="bold">{escape(heading)}</text>',
         '<text x="10" y="32" fill="#4a5568">blue: achieved |difference|; red, dashed: '
@@ -286,14 +288,14 @@ def draw_sync(measurement: SyncMeasurement, pair: tuple[str, str], *,
         f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#a0aec0"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#a0aec0"/>',
     ]
-    for k in range(5):
-        ms = top_ms * k / 4
+    for ms in round_ticks(0.0, top_ms, 5):
         out.append(f'<text x="{left - 6}" y="{y(ms / 1e3) + 4:.1f}" text-anchor="end" '
-                   f'fill="#718096">{ms:.1f}</text>')
-    for k in range(5):
-        t = t0 + (t1 - t0) * k / 4
-        out.append(f'<text x="{x(t):.1f}" y="{bottom + 16}" text-anchor="middle" '
-                   f'fill="#718096">{t:.1f}s</text>')
+                   f'fill="#718096">{ms:g}</text>')
+    # Round times, as many as fit side by side, below the y axis' lowest value label.
+    widest = text_width(f"{t1:.1f}s") + 16
+    for t in round_ticks(t0, t1, min(8, int((right - left) // widest))):
+        out.append(f'<text x="{x(t):.1f}" y="{bottom + 20}" text-anchor="middle" '
+                   f'fill="#718096">{t:g}s</text>')
     # Break the lines where the pair was not comparable (Berkeley: between rounds).
     step = min((b.time - a.time for a, b in itertools.pairwise(samples) if b.time > a.time),
                default=1.0)

@@ -9,13 +9,40 @@ from the code. The docs' failure detection page uses both (``docs/gen_failure_pi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from html import escape
 
+from dsys.check.draw import round_ticks
 from dsys.failure.swim import TRANSITIONS
+from dsys.trace.svg import FONT_FAMILY, Box, overlaps, text_box, text_width
 
 _HEAD = ('<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0f}" height="{h:.0f}" '
-         'viewBox="0 0 {w:.0f} {h:.0f}" font-family="monospace" font-size="11">')
+         'viewBox="0 0 {w:.0f} {h:.0f}" font-family="' + FONT_FAMILY + '" font-size="11">')
+
+
+def free_spot(text: str, size: float, spots: Iterable[tuple[float, float, str]],
+              taken: list[Box], canvas: Box | None = None) -> tuple[float, float, str] | None:
+    """The first of ``spots`` (x, y, anchor) where ``text`` at font ``size`` overlaps none
+    of the ``taken`` boxes and stays inside ``canvas`` (x0, y0, x1, y1); its box is added
+    to ``taken``. None if no spot is free.
+
+    Example:
+        >>> taken = [(0.0, 0.0, 50.0, 20.0)]
+        >>> free_spot("hi", 10, [(5, 15, "start"), (5, 40, "start")], taken)
+        (5, 40, 'start')
+        >>> len(taken)
+        2
+    """
+    for x, y, anchor in spots:
+        box = text_box(x, y, text, size, anchor)
+        box = (box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1)
+        if canvas is not None and (box[0] < canvas[0] or box[1] < canvas[1]
+                                   or box[2] > canvas[2] or box[3] > canvas[3]):
+            continue
+        if not any(overlaps(box, other) for other in taken):
+            taken.append(box)
+            return x, y, anchor
+    return None
 
 
 def draw_phi(samples: Sequence[tuple[float, float]], *, threshold: float,
@@ -49,13 +76,14 @@ def draw_phi(samples: Sequence[tuple[float, float]], *, threshold: float,
         f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#a0aec0"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#a0aec0"/>',
     ]
-    for k in range(5):
-        value = ceiling * k / 4
+    for value in round_ticks(0.0, ceiling, 5):
         out.append(f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" '
-                   f'fill="#718096">{value:.0f}</text>')
-        t = t0 + (t1 - t0) * k / 4
-        out.append(f'<text x="{x(t):.1f}" y="{bottom + 16}" text-anchor="middle" '
-                   f'fill="#718096">{t:.1f}s</text>')
+                   f'fill="#718096">{value:g}</text>')
+    # Round times, as many as fit side by side, below the y axis' lowest value label.
+    widest = text_width(f"{t1:.1f}s") + 16
+    for t in round_ticks(t0, t1, min(8, int((right - left) // widest))):
+        out.append(f'<text x="{x(t):.1f}" y="{bottom + 20}" text-anchor="middle" '
+                   f'fill="#718096">{t:g}s</text>')
     for t in arrivals:
         if t0 <= t <= t1:
             out.append(f'<line x1="{x(t):.1f}" y1="{bottom}" x2="{x(t):.1f}" '
@@ -74,9 +102,10 @@ def draw_phi(samples: Sequence[tuple[float, float]], *, threshold: float,
     return "\n".join(out) + "\n"
 
 
-#: Where each state sits in :func:`draw_states` (x, y in a 640 x 300 picture).
-_PLACES = {"alive": (110.0, 150.0), "suspect": (330.0, 70.0), "dead": (550.0, 150.0),
-           "left": (330.0, 250.0)}
+#: Where each state sits in :func:`draw_states` (x, y in an 820 x 360 picture).
+_PLACES = {"alive": (130.0, 180.0), "suspect": (410.0, 90.0), "dead": (690.0, 180.0),
+           "left": (410.0, 290.0)}
+_STATES_SIZE = (820.0, 360.0)
 
 
 def draw_states(title: str = "SWIM: one member, as seen by another") -> str:
@@ -88,12 +117,17 @@ def draw_states(title: str = "SWIM: one member, as seen by another") -> str:
         >>> all(state in svg for state in ("alive", "suspect", "dead", "left"))
         True
     """
-    out = [_HEAD.format(w=660, h=310), '<rect width="100%" height="100%" fill="white"/>',
+    width, height = _STATES_SIZE
+    out = [_HEAD.format(w=width, h=height), '<rect width="100%" height="100%" fill="white"/>',
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
            'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
            'fill="#4a5568"/></marker></defs>',
            f'<text x="10" y="18" font-size="13" font-weight="bold">{escape(title)}</text>']
+    # The labels keep clear of the title, the states and each other.
+    taken: list[Box] = [text_box(10, 18, title, 13)]
+    taken += [(x - 38, y - 20, x + 38, y + 20) for x, y in _PLACES.values()]
     seen: dict[tuple[str, str], int] = {}
+    labels: list[str] = []
     for source, event, target in TRANSITIONS:
         (x1, y1), (x2, y2) = _PLACES[source], _PLACES[target]
         nth = seen.get((source, target), 0) + seen.get((target, source), 0)
@@ -107,9 +141,21 @@ def draw_states(title: str = "SWIM: one member, as seen by another") -> str:
         ex, ey = x2 - dx / length * 38, y2 - dy / length * 20
         out.append(f'<path d="M {sx:.1f} {sy:.1f} Q {cx:.1f} {cy:.1f} {ex:.1f} {ey:.1f}" '
                    'fill="none" stroke="#4a5568" marker-end="url(#arrow)"/>')
-        lx, ly = (sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4
-        out.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle" fill="#2d3748" '
-                   f'font-size="10">{escape(event)}</text>')
+        def along(t: float, sx: float = sx, sy: float = sy, cx: float = cx, cy: float = cy,
+                  ex: float = ex, ey: float = ey) -> tuple[float, float]:
+            return ((1 - t) ** 2 * sx + 2 * (1 - t) * t * cx + t * t * ex,
+                    (1 - t) ** 2 * sy + 2 * (1 - t) * t * cy + t * t * ey)
+
+        spots = [(px, py + 4 + dy, "middle") for dy in (0, -12, 12, -24, 24, -36, 36)
+                 for px, py in map(along, (0.5, 0.4, 0.6, 0.3, 0.7))]
+        lx, ly, _ = free_spot(event, 10, spots, taken, (0, 0, width, height)) or spots[0]
+        # on a background box, so that no curve runs through the words
+        x0, y0, x1, y1 = text_box(lx, ly, event, 10, "middle")
+        labels.append(f'<rect x="{x0 - 1:.1f}" y="{y0:.1f}" width="{x1 - x0 + 2:.1f}" '
+                      f'height="{y1 - y0:.1f}" fill="white" fill-opacity="0.9"/>')
+        labels.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle" fill="#2d3748" '
+                      f'font-size="10">{escape(event)}</text>')
+    out.extend(labels)  # over every curve
     colours = {"alive": "#c6f6d5", "suspect": "#fefcbf", "dead": "#fed7d7", "left": "#e2e8f0"}
     for state, (x, y) in _PLACES.items():
         out.append(f'<ellipse cx="{x}" cy="{y}" rx="38" ry="20" fill="{colours[state]}" '

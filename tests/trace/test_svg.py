@@ -102,6 +102,87 @@ def test_generated_diagrams_have_no_overlapping_or_cut_labels(script: Path,
         assert not problems(drawing), f"{path.name}: {problems(drawing)}"
 
 
+# ----- the pictures of the other renderers -------------------------------------------------------
+# (dsys.check.draw, dsys.failure.draw, dsys.demos.clock_sync and the docs' own charts): the
+# same check, over every picture of the generators that use them.
+
+#: Generators drawing with other renderers; those that run for seconds go under --soak.
+OTHER_GENERATORS = [
+    "gen_check_pictures.py", "gen_consistency_pictures.py", "gen_clock_pictures.py",
+    pytest.param("gen_failure_pictures.py", marks=pytest.mark.soak),
+]
+
+
+@pytest.mark.parametrize("name", OTHER_GENERATORS)
+def test_other_renderers_pictures_have_no_overlapping_or_cut_labels(name: str,
+                                                                   tmp_path: Path) -> None:
+    module = _load(f"dsys_docs_test_other_{Path(name).stem}", ROOT / "docs" / name)
+    module.main(tmp_path)
+    drawings = sorted(tmp_path.glob("*.svg"))
+    assert drawings, f"{name} drew nothing"
+    for path in drawings:
+        drawing = path.read_text(encoding="utf-8")
+        assert not problems(drawing), f"{path.name}: {problems(drawing)}"
+
+
+def test_history_drawings_keep_the_axis_unit_and_the_explanation_apart() -> None:
+    from dsys.check import History, check_consistency, render_svg
+    from dsys.check.consistency_examples import EXAMPLES
+
+    for example in EXAMPLES.values():  # the longest explanations are the widest pictures
+        history = History.from_events(example.events)
+        report = check_consistency(history, example.drawn_with, "register",
+                                   **example.options_for(example.drawn_with))
+        drawing = render_svg(history, title=example.title, report=report, model="register")
+        assert "time (s)" in drawing or "event number" in drawing
+        assert not problems(drawing), f"{example.name}: {problems(drawing)}"
+
+
+def test_failure_pictures_ticks_and_state_labels_stay_apart() -> None:
+    from dsys.failure.draw import draw_phi, draw_states
+
+    samples = [(k / 10, min(k / 3, 14.0)) for k in range(51)]  # starts at 0 s and φ 0
+    phi = draw_phi(samples, threshold=8.0, arrivals=[k / 10 for k in range(40)], crash=4.0,
+                   title="φ of b, seen from a")
+    states = draw_states()
+    for drawing in (phi, states):
+        assert not problems(drawing), problems(drawing)
+    # every transition of the state machine is labelled
+    from dsys.failure.swim import TRANSITIONS
+
+    labels = [text for text, _ in text_boxes(states)]
+    events = [event for _, event, _ in TRANSITIONS]
+    assert all(labels.count(event) == events.count(event) for event in events)
+
+
+def _tradeoff(spread: float) -> tuple[str, int]:
+    from types import SimpleNamespace
+
+    module = _load("dsys_docs_test_tradeoff", ROOT / "docs" / "gen_failure_pictures.py")
+    outcomes = [SimpleNamespace(detector=name, knob=k + 0.5, detection=0.4 + spread * (k + n),
+                                false_rate=10 ** (k * spread * 2) - 1)
+                for n, name in enumerate(module.KNOBS) for k in range(5)]
+    return module.tradeoff_picture(outcomes, "synthetic"), len(outcomes)
+
+
+def test_tradeoff_point_labels_dodge_each_other_or_go_to_the_tooltip() -> None:
+    apart, points = _tradeoff(spread=0.3)
+    crowded, _ = _tradeoff(spread=0.001)  # twenty points on one spot
+    for drawing in (apart, crowded):
+        assert not problems(drawing), problems(drawing)
+        assert drawing.count("<title>") == points  # every point has its knob on hover
+    knob_labels = re.compile(r'font-size="9">\d')
+    assert len(knob_labels.findall(apart)) == points  # with room, every point is labelled
+    assert len(knob_labels.findall(crowded)) < points
+
+
+def test_clock_sync_chart_ticks_stay_apart() -> None:
+    from dsys.demos.clock_sync import draw_sync, measure_cristian
+
+    drawing = draw_sync(measure_cristian(seed=1, until=2.0), ("server", "c1"))
+    assert not problems(drawing), problems(drawing)
+
+
 # ----- the checks can fail ----------------------------------------------------------------------
 
 
