@@ -163,7 +163,7 @@ def reduce_waits_for_every_map(trial: Trial) -> None:
                                  f"{', '.join(missing)} had not reported done")
 
 
-@graded(points=15, runs=6)
+@graded(points=10, runs=6)
 def crashed_workers_tasks_run_again(trial: Trial) -> None:
     """Two workers crash for good in the middle of the job: their tasks run elsewhere."""
     run = build(trial, workers=4)
@@ -172,6 +172,17 @@ def crashed_workers_tasks_run_again(trial: Trial) -> None:
         run.sim.at(at, run.sim.crash, node)
     # 8 maps on 2 workers is 4 waves of 0.5 s, a lease or two lost: well within 8 s.
     finish(trial, run, 8.0, "two workers crashed for good")
+
+
+@graded(points=5, runs=4)
+def leases_expire_without_backups(trial: Trial) -> None:
+    """Backups off, two workers crash for good: only their leases expiring brings their
+    tasks back (the coordinator must keep looking for expired leases, all job long)."""
+    run = build(trial, workers=4, backups=False)
+    for node, at in zip(trial.rng.sample(["w1", "w2", "w3", "w4"], 2),
+                        (trial.rng.uniform(0.1, 1.0), trial.rng.uniform(1.0, 3.0)), strict=True):
+        run.sim.at(at, run.sim.crash, node)
+    finish(trial, run, 10.0, "two workers crashed for good, no backup tasks")
 
 
 @graded(points=10, runs=4)

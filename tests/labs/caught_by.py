@@ -198,6 +198,9 @@ CAUGHT_BY: dict[str, dict[str, str]] = {
     "lab11": {
         "commits_without_waiting": "straggler_gets_a_backup",
         "done_before_commit": "calm_word_count",
+        # Self-written at the end of the session: it passed every test (backups cover a
+        # crashed worker's task); leases_expire_without_backups was added for it.
+        "expiry_checked_once": "leases_expire_without_backups",
         "lease_never_renewed": "long_tasks_keep_their_lease",
         "never_reexecutes": "crashed_workers_tasks_run_again",
         "no_backups": "straggler_gets_a_backup",
