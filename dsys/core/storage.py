@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from random import Random
 from typing import Any
 
@@ -135,10 +135,13 @@ class Storage:
         """The durable contents, as JSON text per key."""
         return dict(self._durable)
 
-    def crash(self, rng: Random, keep: float = 0.5) -> tuple[dict[str, str], list[str]]:
+    def crash(self, rng: Random, keep: float = 0.5, *,
+              lose: Container[str] | None = None) -> tuple[dict[str, str], list[str]]:
         """What survives a crash: the durable contents plus, for each unsynced write,
         a coin flip from ``rng`` (a disk may or may not have written it back) that keeps
-        it with probability ``keep`` (1: all kept, 0: all lost).
+        it with probability ``keep`` (1: all kept, 0: all lost). With ``lose``, no coin
+        is flipped: exactly the unsynced writes of those keys are lost (a replayed
+        schedule's choice).
 
         Returns the surviving contents and the keys whose unsynced writes were lost.
         """
@@ -146,7 +149,7 @@ class Storage:
         lost = []
         for key in self._pending:  # insertion order: deterministic
             text = self._pending[key]
-            if rng.random() < keep:
+            if (key not in lose) if lose is not None else rng.random() < keep:
                 if text is None:
                     survived.pop(key, None)
                 else:

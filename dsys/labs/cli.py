@@ -56,6 +56,9 @@ from dsys.labs.grading import (
 )
 from dsys.labs.lab import Lab, discover, find_lab
 from dsys.labs.processes import GRADING_HASH_SEED, cpu_count
+from dsys.labs.shrink import replay_schedule, shrink_trial
+from dsys.labs.timeline import timeline_path
+from dsys.sim.schedule import Schedule
 
 #: Where ``dsys lab test`` saves the traces of failing runs, relative to the current folder.
 TRACE_DIR = Path(".dsys") / "traces"
@@ -109,7 +112,102 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     test.add_argument("--trace-dir", default=str(TRACE_DIR), metavar="DIR",
                       help=f"where traces of failing runs are saved (default {TRACE_DIR}), "
                            "named after the lab, the graded file, the test and the seed")
+    test.add_argument("--schedule", metavar="FILE", default=None,
+                      help="replay a saved schedule (from `dsys shrink`): the same faults, "
+                           "losses and delays, also against your edited code; says how far "
+                           "the new run followed the saved one")
     test.set_defaults(func=run_tests)
+
+    shrink = subparsers.add_parser(
+        "shrink", help="shrink a failing lab run to a much smaller one that fails the same way",
+        description="Re-run a failing graded test with its seed, recording every fault, lost "
+        "message and client operation, then remove those the failure does not need (delta "
+        "debugging, each candidate replayed deterministically). Saves the smaller run as a "
+        "schedule, with its trace and timeline, and prints the command that replays it.")
+    shrink.add_argument("lab", metavar="LAB", help="the lab (e.g. lab5; see `dsys lab list`)")
+    which = shrink.add_mutually_exclusive_group()
+    which.add_argument("--impl", metavar="PATH", help="the implementation (as for `dsys lab test`)")
+    which.add_argument("--reference", action="store_true", help="the reference solution")
+    shrink.add_argument("--test", required=True, metavar="NAME", help="the failing test")
+    shrink.add_argument("--seed", required=True, type=int, metavar="N", help="its failing seed")
+    shrink.add_argument("--max-runs", type=int, default=200, metavar="N",
+                        help="replay at most N candidates (default 200)")
+    shrink.add_argument("--time-limit", type=float, default=300.0, metavar="SECONDS",
+                        help="stop after this long and keep the smallest found (default 300)")
+    shrink.add_argument("--trace-dir", default=str(TRACE_DIR), metavar="DIR",
+                        help=f"where the schedule, trace and timeline go (default {TRACE_DIR})")
+    shrink.set_defaults(func=shrink_command)
+
+
+# ----- shrink and schedules ----------------------------------------------------------------------
+
+
+def shrink_command(args: argparse.Namespace) -> int:
+    """``dsys shrink LAB --test NAME --seed N``."""
+    if args.max_runs < 1:
+        raise UsageError(f"--max-runs must be at least 1, got {args.max_runs}")
+    lab = find_lab(args.lab)
+    impl, description, option, _ = _target(lab, args)
+    test = _select(load_grader(lab), [args.test], lab)[0]
+    console = Console()
+    console.print(f"[bold]Shrinking[/bold] {lab.name} {test.name} seed {args.seed} of "
+                  f"{escape(description)}", highlight=False)
+    replay = f"dsys lab test {lab.name}{option} --test {test.name} --seed {args.seed}"
+    shrunk = shrink_trial(lab, impl, test, args.seed, replay=replay,
+                          trace_dir=Path(args.trace_dir),
+                          name="reference" if args.reference else None,
+                          max_runs=args.max_runs, time_limit=args.time_limit,
+                          progress=lambda line: console.print(f"  {line}", highlight=False))
+    console.print(shrunk.result.describe(), highlight=False)
+    console.print(f"schedule: {shrunk.schedule_path}", highlight=False)
+    for path in shrunk.trace_paths:
+        console.print(f"trace: {path}", highlight=False)
+        page = timeline_path(path)
+        if page.is_file():
+            console.print(f"timeline: {page}  (open it in a browser)", highlight=False)
+    console.print("replay the shrunk run (also after editing your code): ", end="")
+    console.print(shrunk.replay, style="bold cyan", highlight=False)
+    return 0
+
+
+def _replay_schedule(lab: Lab, impl: ModuleType, all_tests: list[GradedTest],
+                     args: argparse.Namespace, replay: Callable[[str, int], str],
+                     name: str | None) -> int:
+    """``dsys lab test LAB --schedule FILE``: one trial on a saved schedule."""
+    schedule = Schedule.load(args.schedule)
+    test_name = (args.tests or [schedule.meta.get("test")])[0]
+    seed = args.seed if args.seed is not None else schedule.meta.get("seed")
+    if not isinstance(test_name, str) or not isinstance(seed, int):
+        raise UsageError("give --test NAME and --seed N: the schedule does not say which "
+                         "test and seed it is of")
+    test = _select(all_tests, [test_name], lab)[0]
+    command = f"{replay(test.name, seed)} --schedule {args.schedule}"
+    replayed = replay_schedule(lab, impl, test, seed, schedule, replay=command,
+                               trace_dir=Path(args.trace_dir), name=name)
+    console = Console()
+    failure = replayed.run.failure
+    if failure is None:
+        console.print(f"[green]PASS[/green] {test.name} seed {seed} on the schedule "
+                      f"{escape(args.schedule)}", highlight=False)
+    else:
+        body = Text(f"{failure.message}\n", style="red")
+        if failure.excerpt:
+            body.append("last trace events:\n", style="bold")
+            body.append(failure.excerpt + "\n")
+        for path in replayed.trace_paths:
+            body.append("full trace: ", style="bold")
+            body.append(f"{path}\n")
+            page = timeline_path(path)
+            if page.is_file():
+                body.append("timeline: ", style="bold")
+                body.append(f"{page}\n")
+        console.print(Panel(body, title=f"FAIL {test.name} (seed {seed}, schedule)",
+                            title_align="left", border_style="red"))
+    console.print(f"messages whose fate the schedule gave: {replayed.matched}; new messages "
+                  f"(their own fate): {replayed.fallbacks}", highlight=False)
+    if replayed.divergence is not None:
+        console.print(replayed.divergence.describe(), highlight=False)
+    return 0 if failure is None else 1
 
 
 # ----- list --------------------------------------------------------------------------------------
@@ -242,6 +340,9 @@ def run_tests(args: argparse.Namespace) -> int:
 
     def replay(test: str, seed: int) -> str:
         return f"dsys lab test {lab.name}{option} --test {test} --seed {seed}"
+
+    if args.schedule is not None:
+        return _replay_schedule(lab, impl, all_tests, args, replay, name)
 
     if args.rates or args.json is not None:
         return _rates(lab, impl, tests, description, args, replay=replay, jobs=jobs,
@@ -434,5 +535,9 @@ def _failure_panel(failure: Failure, result: Grade, *, full: bool) -> Panel:
         body.append(f"{page}  (open it in a browser: what failed is marked)\n")
     body.append("replay: ", style="bold")
     body.append(failure.replay, style="bold cyan")
+    if failure.replay.startswith("dsys lab test ") and "--schedule" not in failure.replay:
+        body.append("\nshrink it to the faults and operations that matter: ", style="bold")
+        body.append(failure.replay.replace("dsys lab test ", "dsys shrink ", 1),
+                    style="bold cyan")
     return Panel(body, title=f"FAIL {failure.test} (seed {failure.seed})", title_align="left",
                  border_style="red")

@@ -40,6 +40,7 @@ from dsys.core.node import Node, construct
 from dsys.core.rules import check_destination, check_node_id, check_timer
 from dsys.core.storage import Storage
 from dsys.errors import CodecError, ConfigError, UsageError
+from dsys.sim import schedule as _schedule
 from dsys.sim.clients import ClientDriver, ClientState
 from dsys.sim.events import FAULTS, Call, Deliver, Event, Fault, Invoke, Start, Timer
 from dsys.sim.network import LinkSettings, Network
@@ -254,6 +255,8 @@ class Simulation:
         self._in_flight = 0
         self._stop = False
         self._replay = replay_command.get()
+        # Recording or replaying a schedule (dsys.sim.schedule): None in an ordinary run.
+        self._tape = _schedule.attach(self)
 
     # ----- building the cluster ------------------------------------------------------
 
@@ -286,6 +289,8 @@ class Simulation:
         check_node_id(client_id)
         if client_id in self._slots:
             raise ConfigError(f"there is already a node named {client_id!r}")
+        if self._tape is not None:
+            ops = self._tape.ops(client_id, ops)
         state = self._clients.add(client_id, workload, ops, think)
         self._add(client_id, factory, None, state, start)
 
@@ -312,6 +317,8 @@ class Simulation:
                   drift: float | None = None) -> None:
         """Change a node's clock (it takes effect at once)."""
         slot = self._slot(node_id)
+        if self._tape is not None and not self._tape.allow("clock", node_id):
+            return
         slot.clock = attrs.evolve(
             slot.clock,
             **{k: v for k, v in (("offset", offset), ("drift", drift)) if v is not None},
@@ -508,8 +515,14 @@ class Simulation:
             return
         if slot.node is None:
             return
+        if self._tape is not None and not self._tape.allow("crash", node_id):
+            return
         assert slot.storage is not None
-        if unsynced == "seeded":
+        if unsynced == "seeded" and self._tape is not None:
+            lose = self._tape.lost_writes(self.seed, node_id, slot.storage.dirty,
+                                          self._disk_rng)
+            slot.durable, lost = slot.storage.crash(Random(0), lose=lose)
+        elif unsynced == "seeded":
             slot.durable, lost = slot.storage.crash(self._disk_rng)
         else:
             slot.durable, lost = slot.storage.crash(Random(0 if unsynced == "kept" else 1),
@@ -549,6 +562,9 @@ class Simulation:
         rest = [n for n in self._servers if n not in named]
         if rest:
             group_lists.append(rest)
+        if self._tape is not None and not self._tape.allow(
+                "partition", "|".join(sorted(",".join(g) for g in group_lists))):
+            return
         self._cuts.split(group_lists)
         self._record("", "partition", {"groups": group_lists})
 
@@ -559,6 +575,8 @@ class Simulation:
     def block(self, src: str, dst: str) -> None:
         """Cut the one-way link ``src -> dst`` (``dst -> src`` still works)."""
         self._slot(src), self._slot(dst)
+        if self._tape is not None and not self._tape.allow("block", f"{src}->{dst}"):
+            return
         self._cuts.block(src, dst)
         self._record("", "block", {"from": src, "to": dst})
 
@@ -771,6 +789,9 @@ class Simulation:
         links = network._links
         link = links.get((src, dst), network.default) if links else network.default
         rng = self._net_rng
+        if self._tape is not None:
+            self._send_taped(link, src, dst, mtype, (mid, src, dst, msg, stamps, check))
+            return
         if link.drop and rng.random() < link.drop:
             self._drop(src, dst, mid, mtype, "loss")
             return
@@ -795,6 +816,31 @@ class Simulation:
         self._in_flight += 1
         self._seq += 1
         heapq.heappush(self._queue, (arrival, self._seq, self._deliver, delivery))
+
+    def _send_taped(self, link: LinkSettings, src: str, dst: str, mtype: str,
+                    delivery: tuple[Any, ...]) -> None:
+        """``_send``'s network choices when a schedule is recorded or replayed: the same
+        draws in the same order as the untaped path when recording (so the run is the
+        same), the schedule's when replaying."""
+        assert self._tape is not None
+        fate = self._tape.fate(self.seed, src, dst, mtype, link, self._net_rng)
+        if not fate:
+            self._drop(src, dst, delivery[0], mtype, "loss")
+            return
+        for index, (latency, extra) in enumerate(fate):
+            if index:
+                self._counters.add("duplicated", src, mtype)
+                self._record(src, "duplicate", {"to": dst, "id": delivery[0],
+                                                "msg": delivery[3]})
+            arrival = self._now + latency
+            if extra:
+                arrival += extra
+            if self.network.fifo:
+                arrival = max(arrival, self._last_arrival.get((src, dst), 0.0))
+                self._last_arrival[src, dst] = arrival
+            self._in_flight += 1
+            self._seq += 1
+            heapq.heappush(self._queue, (arrival, self._seq, self._deliver, delivery))
 
     def _through_wire(self, src: str, dst: str, msg: object, stamps: dict[str, Any] | None
                       ) -> tuple[object, dict[str, Any] | None, tuple[object, bytes] | None]:

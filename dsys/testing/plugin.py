@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shlex
@@ -17,7 +18,9 @@ import pytest
 
 from dsys.sim.network import Network
 from dsys.sim.report import replay_command
+from dsys.sim.schedule import Schedule, Session, divergence, recording, replaying
 from dsys.sim.simulation import Simulation
+from dsys.trace.events import Trace
 
 _RECORDS = pytest.StashKey[dict[str, Any]]()
 _RUN_PROPERTY = "dsys-run"
@@ -39,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dsys-jobs", type=int, default=1, metavar="J",
                     help="run the seeded dsys tests in J worker processes (the other tests "
                          "run here); the outcomes are the same for any J")
+    group.addoption("--dsys-schedule", default=None, metavar="FILE",
+                    help="replay a saved schedule (the faults, losses and delays of a run, "
+                         "saved when a test fails with --dsys-seed): also against edited code")
     group.addoption("--dsys-worker-out", default=None, help=argparse.SUPPRESS)
 
 
@@ -90,8 +96,19 @@ def dsys_seed(request: pytest.FixtureRequest) -> Iterator[int]:
     records["seed"] = seed
     records.setdefault("sims", [])
     token = replay_command.set(replay_for(request.node.nodeid, seed))
+    # With one seed pinned (a failure being replayed), the run's choices are recorded, so
+    # that a failure can save them as a schedule; with --dsys-schedule they are replayed.
+    given = request.config.getoption("--dsys-schedule")
+    pinned = request.config.getoption("--dsys-seed") is not None
+    context: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if given is not None:
+        context = replaying(Schedule.load(given))
+    elif pinned:
+        context = recording({"test": request.node.nodeid, "seed": seed})
     try:
-        yield seed
+        with context as taken:
+            records["schedule"] = taken
+            yield seed
     finally:
         replay_command.reset(token)
 
@@ -149,6 +166,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         lines.append(f"  timeline (open in a browser, what failed is marked): {page}")
         lines.append(f"  last events at virtual time {sim.now:.6f}:")
         lines.append(sim.trace.tail(12))
+    taken = records.get("schedule")
+    if isinstance(taken, Schedule):
+        taken.meta["traces"] = [str(trace_dir / f"{safe}-{index}.jsonl")
+                                for index, sim in enumerate(records["sims"])
+                                if sim.trace.enabled and len(sim.trace)]
+        path = taken.save(trace_dir / f"{safe}.schedule.json")
+        lines.append(f"schedule (faults, losses, delays) saved to {path}; replay it, also "
+                     f"after editing your code: {replay_for(item.nodeid, seed)} "
+                     f"--dsys-schedule {path}")
+    elif isinstance(taken, Session):
+        lines.append(f"replayed the schedule {item.config.getoption('--dsys-schedule')}: "
+                     f"{taken.matched} message fates from it, {taken.fallbacks} new messages")
+        saved = [Path(p) for p in taken.schedule.meta.get("traces", [])]
+        if saved and saved[-1].is_file() and taken.sims:
+            lines.append(divergence(Trace.load(saved[-1]), taken.sims[-1].trace).describe())
     report.sections.append(("dsys: how to replay this failure", "\n".join(lines)))
     return report
 
