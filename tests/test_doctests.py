@@ -56,3 +56,18 @@ def test_every_public_name_of_every_package_is_documented(package: str) -> None:
             for attr, member in vars(obj).items():
                 if not attr.startswith("_") and inspect.isfunction(member):
                     assert inspect.getdoc(member), f"{package}.{name}.{attr} has no docstring"
+
+
+def test_docstring_examples_never_reuse_a_message_name() -> None:
+    """One run executes every module's examples, and a message name belongs to one class:
+    two examples that register the same ``doc:`` name with different classes fail only
+    when both run (in the full suite), so the names must be unique across modules."""
+    import re
+    from collections import Counter
+    from pathlib import Path
+
+    root = Path(dsys.__file__).parent
+    names = Counter(match for path in sorted(root.rglob("*.py"))
+                    for match in re.findall(r'name="(doc:[^"]+)"', path.read_text()))
+    assert names, "the examples register no doc: messages (the pattern is stale)"
+    assert [n for n, count in names.items() if count > 1] == []

@@ -29,7 +29,7 @@ Example: record a lossy run, check that its schedule replays it, and suppress it
 
     >>> from dsys import Network, Node, Simulation, message
     >>> from dsys.sim.schedule import recording, replaying
-    >>> @message(name="doc:Hop")
+    >>> @message(name="doc:schedule.Hop")
     ... class Hop:
     ...     n: int
     >>> class Relay(Node):
@@ -86,9 +86,11 @@ __all__ = [
     "RunChoices",
     "Schedule",
     "Session",
+    "StopRun",
     "divergence",
     "recording",
     "replaying",
+    "stopping_at",
 ]
 
 #: A message's identity: (source, destination, message type, its ordinal among the
@@ -354,6 +356,16 @@ def _draw(link: LinkSettings, rng: Random) -> tuple[Copy, ...]:
     return tuple(fate)
 
 
+class StopRun(BaseException):
+    """Raised out of a run by :func:`stopping_at` once the chosen simulation has recorded
+    the chosen number of trace events (a BaseException, so that no ``except Exception``
+    in a test or grader swallows it). ``sim`` is the stopped simulation."""
+
+    def __init__(self, sim: Simulation) -> None:
+        super().__init__(f"stopped at t={sim.now:.6f} after {len(sim.trace)} trace events")
+        self.sim = sim
+
+
 @attrs.define
 class Session:
     """The simulations built inside a :func:`recording` or :func:`replaying` context."""
@@ -362,6 +374,8 @@ class Session:
     replay: bool
     tapes: list[Tape] = attrs.field(factory=list)
     sims: list[Any] = attrs.field(factory=list)
+    #: (simulation index, trace events): stop that simulation once it has that many.
+    stop: tuple[int, int] | None = None
 
     @property
     def events(self) -> int:
@@ -396,6 +410,16 @@ class Session:
         tape = Tape(run, self.replay, sim.seed)
         self.tapes.append(tape)
         self.sims.append(sim)
+        if self.stop is not None and self.stop[0] == index:
+            events = self.stop[1]
+
+            def stop_here(s: Simulation) -> bool:
+                if len(s.trace) >= events:
+                    s._invariants[:] = [i for i in s._invariants if i[1] is not stop_here]
+                    raise StopRun(s)
+                return True
+
+            sim.add_invariant(stop_here, "(stop)")
         return tape
 
 
@@ -425,6 +449,26 @@ def replaying(schedule: Schedule) -> Iterator[Session]:
     """Make every simulation built inside follow ``schedule``; yields the session (its
     simulations, and how many fates were found in the schedule)."""
     session = Session(schedule, replay=True)
+    token = _active.set(session)
+    try:
+        yield session
+    finally:
+        _active.reset(token)
+
+
+@contextlib.contextmanager
+def stopping_at(events: int, *, simulation: int = 0,
+                schedule: Schedule | None = None) -> Iterator[Session]:
+    """Run what is inside (recording its choices, or replaying ``schedule``) and stop the
+    ``simulation``-th simulation it builds (from 0) once its trace holds ``events``
+    events, by raising :class:`StopRun` out of the run (after the event that reached the
+    count, and its invariant checks). Catch it to use the stopped simulation, e.g. to
+    branch a search from it (:meth:`dsys.search.Search.from_simulation`)."""
+    if events < 1 or simulation < 0:
+        raise ConfigError(f"stop after at least 1 event of a simulation >= 0, got "
+                          f"{events} events of simulation {simulation}")
+    session = Session(schedule if schedule is not None else Schedule(),
+                      replay=schedule is not None, stop=(simulation, events))
     token = _active.set(session)
     try:
         yield session

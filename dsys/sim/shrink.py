@@ -5,9 +5,10 @@ messages, a hundred client operations, of which a handful matter. :func:`shrink`
 the run's :class:`~dsys.sim.schedule.Schedule` (its recorded choices) and searches for a
 smaller one that still fails *the same way* (the same kind of exception, the same first
 line up to numbers), by delta debugging (Zeller's *ddmin*) over the choices, replaying
-each candidate deterministically. A candidate counts as smaller only if it also has no
-more events than the run it shrinks (a failure that comes later, after more events, is
-no easier to read):
+each candidate deterministically. A candidate counts as smaller only if its run is also
+not much longer than the original (at most :data:`GROWTH` times its events): removing a
+crash lets the other nodes do a little more before the failure, which is fine, but a
+failure that only comes much later, after far more events, is no easier to read:
 
 1. the faults (crashes, partitions, one-way blocks, clock changes): a smallest set that
    still fails, found by ddmin (a fault left out is simply not made; the restart or heal
@@ -185,6 +186,10 @@ def _ddmin(items: Sequence[T], fails: Callable[[list[T]], bool]) -> list[T]:
     return kept
 
 
+GROWTH = 1.25
+"""How much longer (in events) than the original a shrunk run may be."""
+
+
 class _OutOfBudget(Exception):
     pass
 
@@ -224,9 +229,10 @@ def shrink(scenario: Callable[[], Any], schedule: Schedule, *, max_runs: int = 2
             raise _OutOfBudget
         attempt, ops = _attempt(scenario, candidate)
         runs += 1
-        # Smaller means fewer choices *and* no longer a run: a candidate that fails the
-        # same way only later (with more events to read) is not progress.
-        if attempt.failed and attempt.signature == target and attempt.events <= best.events:
+        # Smaller means fewer choices *and* a run not much longer than the original: a
+        # candidate that fails the same way only after many more events is not progress.
+        if (attempt.failed and attempt.signature == target
+                and attempt.events <= GROWTH * base.events):
             best, best_ops, current = attempt, ops, attempt.met
             return True
         return False
