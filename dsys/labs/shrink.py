@@ -20,6 +20,7 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import attrs
 
@@ -69,7 +70,10 @@ def shrink_trial(lab: Lab, impl: ModuleType, test: GradedTest, seed: int, *,
     returned :attr:`Shrunk.replay` adds ``--schedule FILE`` to it.
     """
     impl_name = name or implementation_name(impl)
-    meta = {"lab": lab.name, "test": test.name, "seed": seed, "implementation": impl_name}
+    meta: dict[str, Any] = {"lab": lab.name, "test": test.name, "seed": seed,
+                            "implementation": impl_name}
+    if impl.__file__:
+        meta["implementation_path"] = str(Path(impl.__file__).resolve())
     with recording(meta) as schedule:
         original = run_once(lab, impl, test, seed, replay=replay)
     if original.failure is None:

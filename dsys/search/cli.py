@@ -23,11 +23,13 @@ import sys
 import time
 from typing import Any
 
+import attrs
 from rich.console import Console
 
 from dsys.errors import UsageError
 from dsys.loader import load_target
-from dsys.search.engine import Search, SearchResult
+from dsys.search.engine import MEMORY_LIMIT, Search, SearchResult
+from dsys.sim.report import SimulationError
 
 _EXIT = {"ok": 0, "goal": 0, "violation": 1, "limit": 2, "interrupted": 2, "no goal": 2}
 
@@ -60,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                        help="explore paths of at most N steps (required but for bfs)")
     model.add_argument("--max-states", type=int, default=None, metavar="N")
     model.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    model.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
+                       help="bfs stops once the process holds this much memory (default: "
+                            "half the machine's)")
     model.add_argument("--walks", type=int, default=1000, help="random walks (1000)")
     model.add_argument("--drops", type=int, default=0, help="messages a path may lose")
     model.add_argument("--duplicates", type=int, default=0, help="messages it may duplicate")
@@ -70,6 +75,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                        help="interchangeable ids, comma separated (repeatable)")
     model.add_argument("--seed", type=int, default=0)
     model.add_argument("--trace", metavar="FILE", help="save the counterexample's trace here")
+    branch = model.add_argument_group(
+        "branching from a lab run",
+        "Start the search from a state a failing lab run reached, instead of from the "
+        "start: --from names the run (a schedule saved by `dsys shrink`, or a trace saved "
+        "by `dsys lab test`), --at the point (after that many trace events; negative: that "
+        "many before the end). The nodes, clients and invariants are the run's.")
+    branch.add_argument("--from", dest="source", metavar="FILE",
+                        help="the failing run: a .schedule.json or a lab trace .jsonl")
+    branch.add_argument("--at", type=int, default=-10, metavar="EVENT",
+                        help="branch after this many trace events (default -10: ten events "
+                             "before the end, where the run failed)")
+    branch.add_argument("--impl", metavar="PATH",
+                        help="the implementation to run (default: the one the file names; "
+                             "give your edited file to explore it from the same point)")
+    branch.add_argument("--simulation", type=int, default=0, metavar="K",
+                        help="which of the test's simulations (default 0, the first)")
     model.set_defaults(func=run)
 
 
@@ -115,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
     """``dsys check model``: build, search with progress, report."""
     if args.strategy != "bfs" and args.depth is None:
         raise UsageError(f"--strategy {args.strategy} needs --depth N")
-    search = build(args)
+    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    search = _branch(args, out) if args.source is not None else build(args)
     console = Console(stderr=True)
     last = [0.0]
 
@@ -129,9 +151,10 @@ def run(args: argparse.Namespace) -> int:
 
     with console.status("searching...") as status:
         result = _search(search, args, progress)
-    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
     if result.path and result.verdict == "violation":
         out.print(result.report(), markup=False)
+        if args.source is not None:
+            out.print(_confirmed(result), markup=False)
         if args.trace:
             path = result.replay().trace.save(args.trace)
             out.print(f"trace saved to {path} (dsys trace show {path})", markup=False)
@@ -143,11 +166,51 @@ def run(args: argparse.Namespace) -> int:
     return _EXIT[result.verdict]
 
 
+def _branch(args: argparse.Namespace, out: Console) -> Search:
+    """The search that starts where ``--from``'s run is after ``--at`` events."""
+    # Imported here: the lab machinery is only needed when branching from a lab run.
+    from dsys.labs.branch import branch_point, source_of
+
+    if args.target or args.nodes or args.node or args.clients:
+        raise UsageError("--from takes the nodes and clients from the run: give no TARGET, "
+                         "--nodes, --node or --clients with it")
+    source = source_of(args.source, impl=args.impl)
+    source = attrs.evolve(source, simulation=args.simulation)
+    sim, rebuild = branch_point(source, args.at)
+    out.print(f"branching from {source.describe()} after {len(sim.trace)} trace events "
+              f"(t={sim.now:.6f} s, {sim.in_flight} messages in flight)", markup=False)
+    invariants: list[Any] = [load_target(spec, "an invariant function")
+                             for spec in args.invariant]
+    search = Search.from_simulation(sim, drops=args.drops, duplicates=args.duplicates,
+                                    crashes=args.crashes, rebuild=rebuild,
+                                    invariants=invariants or None,
+                                    symmetry=[_ids(group) for group in args.symmetry])
+    for spec in args.goal:
+        goal: Any = load_target(spec, "a goal function")
+        search.add_goal(goal, spec.split(":")[-1])
+    return search
+
+
+def _confirmed(result: SearchResult) -> str:
+    """Whether the run's own invariants, replaying the prefix and the path, fail too (an
+    invariant that remembers what it saw can be misled by a search; a replay cannot)."""
+    try:
+        result.replay(check=True)
+    except SimulationError as exc:
+        return f"confirmed: replaying the run and this path fails the run's own checks: " \
+               f"{exc.headline}"
+    return ("not confirmed: replaying the run and this path passes the run's own checks "
+            "(an invariant that remembers earlier states may mislead a search; trust the "
+            "replay)")
+
+
 def _search(search: Search, args: argparse.Namespace, progress: Any) -> SearchResult:
     common = {"max_states": args.max_states, "time_limit": args.time_limit,
               "deadlock": args.deadlock}
     if args.strategy == "bfs":
-        return search.bfs(max_depth=args.depth, progress=progress, **common)
+        memory = MEMORY_LIMIT if args.memory_limit is None else int(args.memory_limit * 2**30)
+        return search.bfs(max_depth=args.depth, progress=progress, memory_limit=memory,
+                          **common)
     if args.strategy == "dfs":
         return search.dfs(max_depth=args.depth, **common)
     if args.strategy == "iddfs":

@@ -53,6 +53,7 @@ Example: a reply that must not be counted twice, searched with duplication allow
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import re
 import time as wallclock
@@ -381,6 +382,16 @@ class StateView:
                    else _thaw(snap.frozen)[1].durable_snapshot())
         return {k: json.loads(v) for k, v in sorted(durable.items())}
 
+    def __getattr__(self, name: str) -> Any:
+        # Only for names a StateView lacks: say why, instead of a bare AttributeError.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"a search state has no {name!r}: the search keeps no trace, history or "
+            "statistics, only the state. An invariant for a search reads the nodes "
+            "(view.nodes, view.node(id)), view.now, view.crashed, view.in_flight, "
+            "view.durable_storage(id)")
+
     @property
     def clients_done(self) -> bool:
         """True when every client has completed all its operations."""
@@ -393,6 +404,59 @@ class StateView:
 
 
 # ----- results -----------------------------------------------------------------------------
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system that says
+        return None
+
+
+_PHYSICAL = _physical_memory()
+
+#: The default memory limit of a breadth-first search: half the machine's memory.
+MEMORY_LIMIT: int | None = _PHYSICAL // 2 if _PHYSICAL else None
+
+
+class _MemoryGuard:
+    """Says, every few hundred calls, whether the process holds more than ``limit`` bytes
+    (its resident set, read from /proc where there is one; a guard that cannot read it
+    never trips)."""
+
+    EVERY = 256
+
+    def __init__(self, limit: int | None) -> None:
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit <= 0):
+            raise ConfigError(f"memory_limit must be a number of bytes > 0 or None, "
+                              f"got {limit!r}")
+        self.limit = limit
+        self.calls = 0
+        self.problem = ""
+
+    def __call__(self) -> bool:
+        if self.limit is None:
+            return False
+        self.calls += 1
+        if self.calls % self.EVERY:
+            return False
+        held = _resident()
+        if held is None or held <= self.limit:
+            return False
+        self.problem = (f"memory: the search holds {held / 2**30:.1f} GiB, over its limit "
+                        f"of {self.limit / 2**30:.1f} GiB; bound it with a depth, fewer "
+                        "fault budgets or iterative deepening")
+        return True
+
+
+def _resident() -> int | None:
+    """This process's resident memory in bytes, or None where /proc cannot say."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @attrs.frozen
@@ -429,7 +493,8 @@ class SearchResult:
         """One line: the verdict and the figures."""
         what = {"ok": "no violation", "violation": f"VIOLATION: {self.problem}",
                 "goal": f"goal reached: {self.problem}", "no goal": "no goal reachable",
-                "limit": "stopped at a limit", "interrupted": "interrupted"}[self.verdict]
+                "limit": "stopped at a limit" + (f" ({self.problem})" if self.problem else ""),
+                "interrupted": "interrupted"}[self.verdict]
         return (f"{self.strategy}: {what} ({self.states:,} states, {self.transitions:,} "
                 f"transitions, depth {self.depth}, {self.seconds:.2f} s, "
                 f"{self.states_per_second:,.0f} states/s)")
@@ -438,7 +503,11 @@ class SearchResult:
         """Run ``path`` in the simulator (zero-latency network, same seed) and return the
         simulation: its ``trace`` is the counterexample, drawn and shown like any other.
         With ``check=True`` the search's invariants are added, so the violation is raised
-        as the simulator's usual report."""
+        as the simulator's usual report.
+
+        For a search made by :meth:`Search.from_simulation`, the simulation comes from its
+        ``rebuild`` (the run up to the branch point), then takes the path's steps: its
+        trace is the whole run, prefix and branch (see :mod:`dsys.search.branch`)."""
         if self.search is None:
             raise UsageError("this result has no search to replay")
         return self.search.replay(self.path, check=check)
@@ -531,6 +600,41 @@ class Search:
         self._goals: list[tuple[str, Predicate]] = []
         self._prunes: list[Predicate] = []
         self._symmetry = self._permutations(symmetry)
+        # Set by from_simulation: the state to start from, and how to get its prefix back.
+        self._root: _State | None = None
+        self._rebuild: Callable[[], Simulation] | None = None
+        self._inherited = 0  # how many of the invariants are the simulation's own
+
+    @classmethod
+    def from_simulation(cls, sim: Simulation, *, drops: int = 0, duplicates: int = 0,
+                        crashes: int = 0, symmetry: Sequence[Sequence[str]] = (),
+                        rebuild: Callable[[], Simulation] | None = None,
+                        invariants: Sequence[Predicate] | None = None,
+                        ops: int | None = None) -> Search:
+        """A search that starts from ``sim``'s state *now*: branch from a run.
+
+        See :mod:`dsys.search.branch` for what is carried over (nodes, storage, random
+        generators, timers, messages in flight, crashes, clients, invariants) and what is
+        not (pending scripted calls and faults, the nemesis, partitions, latencies).
+
+        Args:
+            sim: a simulation whose nodes have started (its Start event fired).
+            drops, duplicates, crashes, symmetry: as for :class:`Search`; the budgets
+                count from the branch point.
+            rebuild: ``rebuild()`` returns a fresh Simulation in the same state (the same
+                deterministic run, re-run to the same point); :meth:`SearchResult.replay`
+                needs it, to have the run's prefix before the path.
+            invariants: checked in every state; default: ``sim``'s own invariants (each
+                must be a function of the state it is shown, see the module).
+            ops: at most this many further operations per client (required for a
+                client added with ``ops=None``).
+
+        Example: see :mod:`dsys.search.branch`.
+        """
+        from dsys.search.branch import branch  # (branch.py builds on this module)
+
+        return branch(cls, sim, drops=drops, duplicates=duplicates, crashes=crashes,
+                      symmetry=symmetry, rebuild=rebuild, invariants=invariants, ops=ops)
 
     # ----- properties ----------------------------------------------------------------------
 
@@ -561,9 +665,16 @@ class Search:
 
     def bfs(self, *, max_depth: int | None = None, max_states: int | None = None,
             time_limit: float | None = None, deadlock: bool = False,
-            progress: Callable[[dict[str, Any]], None] | None = None) -> SearchResult:
-        """Breadth-first search: the first violation found has a shortest path."""
+            progress: Callable[[dict[str, Any]], None] | None = None,
+            memory_limit: int | None = MEMORY_LIMIT) -> SearchResult:
+        """Breadth-first search: the first violation found has a shortest path.
+
+        It keeps every state of its frontier, so it stops (verdict ``"limit"``) once the
+        process holds more than ``memory_limit`` bytes (default: half the machine's
+        memory; ``None``: no limit) rather than be killed by the system; iterative
+        deepening finds paths as short in far less memory."""
         started = wallclock.perf_counter()
+        too_big = _MemoryGuard(memory_limit)
         root = self._initial()
         seen: dict[Any, tuple[Any, Step | None]] = {root.key: (None, None)}
         counts = [1, 0, 0]  # states, transitions, depth
@@ -618,6 +729,8 @@ class Search:
                 if time_limit is not None and \
                         wallclock.perf_counter() - started > time_limit:
                     return finish("limit")
+                if too_big():
+                    return finish("limit", problem=too_big.problem)
         except KeyboardInterrupt:
             return finish("interrupted")
         return finish("no goal" if self._goals and not deadlock else "ok")
@@ -961,9 +1074,15 @@ class Search:
         storage = _thaw(snap.frozen)[1]
         durable = storage.durable_snapshot()  # unsynced writes are lost: the worst case
         client = (snap.client[0], None) if snap.client is not None else None
-        key = _Key(("crashed", tuple(sorted(durable.items())), snap.incarnation,
+        return self._down(durable, snap.incarnation, client)
+
+    @staticmethod
+    def _down(durable: dict[str, str], incarnation: int, client: tuple[int, Any] | None
+              ) -> _NodeState:
+        """A crashed node: what its storage kept, its incarnation, its client position."""
+        key = _Key(("crashed", tuple(sorted(durable.items())), incarnation,
                     canonical(client) if client is not None else None))
-        return _NodeState(None, snap.incarnation, (), client, durable, key)
+        return _NodeState(None, incarnation, (), client, durable, key)
 
     def _replace(self, state: _State, index: int, snap: _NodeState,
                  network: tuple[tuple[str, str, bytes], ...], time: float,
@@ -981,7 +1100,10 @@ class Search:
         return _State(nodes, network, time, budget, key)
 
     def _initial(self) -> _State:
-        """Every node built, then every node started, in order (as the simulator's start)."""
+        """Every node built, then every node started, in order (as the simulator's start);
+        or, for a search made by :meth:`from_simulation`, the simulation's state."""
+        if self._root is not None:
+            return self._root
         built = []
         for node_id in self._ids:
             storage = Storage()
@@ -1042,6 +1164,10 @@ class Search:
 
     def replay(self, path: Iterable[Step], *, check: bool = False) -> Simulation:
         """Run ``path`` in the simulator and return it (see :meth:`SearchResult.replay`)."""
+        if self._root is not None:
+            from dsys.search.branch import replay_branch
+
+            return replay_branch(self, path, check=check)
         sim = Simulation(seed=self.seed, network=Network(latency=0.0))
         for node_id in self._servers:
             sim.add_node(node_id, self._factories[node_id])
@@ -1055,6 +1181,11 @@ class Search:
                 sim.add_invariant(invariant, name)
         start = next(e for e in sim.pending() if isinstance(e, Start))
         sim.fire(start)
+        self._follow(sim, path)
+        return sim
+
+    def _follow(self, sim: Simulation, path: Iterable[Step]) -> None:
+        """Make ``sim`` take the steps of ``path``, one event each."""
         for step in path:
             if step.kind == "crash":
                 sim.crash(step.node, unsynced="lost")
@@ -1068,7 +1199,6 @@ class Search:
                     sim.duplicate(event)
                 else:
                     sim.fire(event)
-        return sim
 
     def _match(self, sim: Simulation, step: Step) -> Any:
         for event in sim.pending():
@@ -1077,7 +1207,9 @@ class Search:
                         event.name == step.name:
                     return event
             elif step.kind == "invoke":
-                if isinstance(event, Invoke) and event.client == step.node:
+                # (An invocation left from before a crash of the client does nothing.)
+                if isinstance(event, Invoke) and event.client == step.node and \
+                        event.incarnation == sim._slots[event.client].incarnation:
                     return event
             elif isinstance(event, Deliver) and event.src == step.src and \
                     event.dst == step.node and \

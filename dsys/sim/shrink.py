@@ -5,10 +5,11 @@ messages, a hundred client operations, of which a handful matter. :func:`shrink`
 the run's :class:`~dsys.sim.schedule.Schedule` (its recorded choices) and searches for a
 smaller one that still fails *the same way* (the same kind of exception, the same first
 line up to numbers), by delta debugging (Zeller's *ddmin*) over the choices, replaying
-each candidate deterministically. A candidate counts as smaller only if its run is also
-not much longer than the original (at most :data:`GROWTH` times its events): removing a
-crash lets the other nodes do a little more before the failure, which is fine, but a
-failure that only comes much later, after far more events, is no easier to read:
+each candidate deterministically. In the first pass a candidate counts as smaller only
+if its run also has no more events than the best so far (a failure that comes later,
+after more events, is no easier to read); the second pass lets a run grow to
+:data:`GROWTH` times the original's events if that removes more choices (removing a
+crash lets the other nodes do a little more before the failure):
 
 1. the faults (crashes, partitions, one-way blocks, clock changes): a smallest set that
    still fails, found by ddmin (a fault left out is simply not made; the restart or heal
@@ -221,6 +222,7 @@ def shrink(scenario: Callable[[], Any], schedule: Schedule, *, max_runs: int = 2
     target = base.signature
     best, best_ops = base, base_ops
     current = base.met
+    relaxed = [False]
 
     def fails(candidate: Schedule) -> bool:
         nonlocal runs, best, best_ops, current
@@ -229,10 +231,10 @@ def shrink(scenario: Callable[[], Any], schedule: Schedule, *, max_runs: int = 2
             raise _OutOfBudget
         attempt, ops = _attempt(scenario, candidate)
         runs += 1
-        # Smaller means fewer choices *and* a run not much longer than the original: a
-        # candidate that fails the same way only after many more events is not progress.
-        if (attempt.failed and attempt.signature == target
-                and attempt.events <= GROWTH * base.events):
+        # Smaller means fewer choices *and* a run no longer than the best so far (first
+        # pass) or not much longer than the original (second pass).
+        limit = GROWTH * base.events if relaxed[0] else best.events
+        if attempt.failed and attempt.signature == target and attempt.events <= limit:
             best, best_ops, current = attempt, ops, attempt.met
             return True
         return False
@@ -324,7 +326,9 @@ def shrink(scenario: Callable[[], Any], schedule: Schedule, *, max_runs: int = 2
         for kind in ("faults", "losses", "duplicates", "reorders", "disk"):
             reduce(kind)
         fewer_ops()
-        # A second pass: fewer faults may have made some losses unnecessary, and so on.
+        # A second pass: fewer faults may have made some losses unnecessary, and so on;
+        # now a run may grow a little if that removes more choices.
+        relaxed[0] = True
         for kind in ("faults", "losses", "disk"):
             reduce(kind)
     except _OutOfBudget:

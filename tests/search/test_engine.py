@@ -362,3 +362,26 @@ def test_bad_configurations_are_refused() -> None:
         Search({"a": Node}, clients={"c": Adder})
     with pytest.raises(Exception, match="not a node"):
         Search({"a": Node}, symmetry=[("a", "zz")])
+
+
+def test_bfs_stops_at_its_memory_limit_with_a_report_instead_of_being_killed() -> None:
+    """A breadth-first frontier of node copies can fill the machine (a Raft cluster's
+    holds ~30 KB a state): past ``memory_limit`` the search stops cleanly and says why."""
+    from dsys.search.engine import MEMORY_LIMIT, _resident
+
+    search = voting(DedupCounter, voters=4, duplicates=2, drops=1)
+    held = _resident()
+    assert held is not None and held > 2**20  # /proc says (this is Linux)
+    stopped = search.bfs(memory_limit=2**20)  # 1 MiB: less than the process already holds
+    assert stopped.verdict == "limit"
+    assert "memory: the search holds" in stopped.problem and "over its limit of 0.0 GiB" \
+        in stopped.problem
+    assert "stopped at a limit (memory:" in stopped.summary()
+    complete = voting(DedupCounter, voters=4, duplicates=2, drops=1).bfs()
+    assert complete.verdict == "ok" and stopped.states < complete.states
+    assert voting(DedupCounter, voters=4, duplicates=2, drops=1).bfs(
+        memory_limit=None).states == complete.states
+    assert MEMORY_LIMIT is not None and 2**20 < MEMORY_LIMIT < os.sysconf("SC_PAGE_SIZE") \
+        * os.sysconf("SC_PHYS_PAGES")
+    with pytest.raises(Exception, match="memory_limit must be"):
+        search.bfs(memory_limit=0)
