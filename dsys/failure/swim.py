@@ -511,11 +511,9 @@ class Swim(FailureDetector):
         self._apply(Update("suspect", member, inc, self.id))
 
     def _start_suspicion(self, member: str, inc: int, by: str) -> None:
-        held = self._suspicions.get(member)
-        if held is None or held[1] != inc:
-            self._suspicions[member] = (self.now, inc, {by})
-        else:
-            held[2].add(by)
+        # A new suspicion (a member already suspected at this incarnation is not
+        # suspected again: _apply counts the further suspicions of it).
+        self._suspicions[member] = (self.now, inc, {by})
         self._arm_suspicion(member)
 
     def _arm_suspicion(self, member: str) -> None:

@@ -87,9 +87,11 @@ __all__ = [
     "Schedule",
     "Session",
     "StopRun",
+    "StoppedClock",
     "divergence",
     "recording",
     "replaying",
+    "sized",
     "stopping_at",
 ]
 
@@ -125,6 +127,8 @@ class RunChoices:
         suppressed: the faults to skip when this is replayed.
         disk: (node, crash ordinal) -> the keys whose unsynced writes that crash lost.
         ops: client id -> the most operations it may invoke.
+        until: the virtual time this simulation's clock stops at (None: wherever the test
+            runs it): a test run on it judges a shorter run.
     """
 
     seed: int
@@ -133,6 +137,7 @@ class RunChoices:
     suppressed: frozenset[FaultKey] = frozenset()
     disk: dict[tuple[str, int], tuple[str, ...]] = attrs.field(factory=dict)
     ops: dict[str, int] = attrs.field(factory=dict)
+    until: float | None = None
 
     def losses(self) -> list[MessageKey]:
         """The messages the network lost (partitions and crashes aside), in key order."""
@@ -166,6 +171,7 @@ class RunChoices:
             "suppressed": sorted(list(f) for f in self.suppressed),
             "disk": [[node, n, list(keys)] for (node, n), keys in sorted(self.disk.items())],
             "ops": dict(sorted(self.ops.items())),
+            "until": self.until,
         }
 
     @classmethod
@@ -189,6 +195,7 @@ class RunChoices:
                 disk={(str(node), int(n)): tuple(map(str, keys))
                       for node, n, keys in data["disk"]},
                 ops={str(c): int(v) for c, v in data["ops"].items()},
+                until=None if data.get("until") is None else float(data["until"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"malformed run in a schedule: {exc!r}") from None
@@ -204,13 +211,16 @@ class Schedule:
 
     runs: list[RunChoices] = attrs.field(factory=list)
     meta: dict[str, Any] = attrs.field(factory=dict)
+    #: name -> (size, smallest allowed): the sizes the test asked for with :func:`sized`.
+    sizes: dict[str, tuple[int, int]] = attrs.field(factory=dict)
 
     def save(self, path: str | Path) -> Path:
         """Write this schedule as JSON (never pickle: a schedule may come from anyone)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {"format": _FORMAT, "version": _VERSION, "meta": self.meta,
-                "runs": [run.to_json() for run in self.runs]}
+                "runs": [run.to_json() for run in self.runs],
+                "sizes": {name: list(size) for name, size in sorted(self.sizes.items())}}
         path.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
         return path
 
@@ -227,8 +237,13 @@ class Schedule:
         if data.get("version") != _VERSION:
             raise ConfigError(f"{path} is a schedule of version {data.get('version')}; this "
                               f"dsys reads version {_VERSION}")
+        try:
+            sizes = {str(name): (int(size), int(least))
+                     for name, (size, least) in data.get("sizes", {}).items()}
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ConfigError(f"malformed sizes in the schedule {path}: {exc!r}") from None
         return cls([RunChoices.from_json(run) for run in data.get("runs", [])],
-                   dict(data.get("meta", {})))
+                   dict(data.get("meta", {})), sizes)
 
     def without_losses(self) -> Schedule:
         """This schedule with every message loss replaced by a clean delivery."""
@@ -242,7 +257,7 @@ class Schedule:
                                 disk=dict(run.disk), ops=dict(run.ops))
             copy.messages.update(change(run))
             runs.append(copy)
-        return Schedule(runs, dict(self.meta))
+        return Schedule(runs, dict(self.meta), dict(self.sizes))
 
     def summary(self) -> str:
         """One line per simulation: how many losses, duplicates, reorders, faults."""
@@ -252,7 +267,8 @@ class Schedule:
                 f"simulation {index}: {len(run.messages)} messages ({len(run.losses())} lost, "
                 f"{len(run.duplicates())} duplicated, {len(run.reorders())} reordered), "
                 f"{len(run.active_faults())} faults, {len(run.lost_writes())} crashes losing "
-                f"unsynced writes" + (f", client ops capped {run.ops}" if run.ops else ""))
+                f"unsynced writes" + (f", client ops capped {run.ops}" if run.ops else "")
+                + (f", stopped at t={run.until:g}" if run.until is not None else ""))
         return "\n".join(lines)
 
 
@@ -264,7 +280,7 @@ class Tape:
     a :func:`recording` or :func:`replaying` context is active)."""
 
     __slots__ = ("_counts", "_crashes", "_faults", "fallbacks", "matched", "out", "replay",
-                 "run")
+                 "run", "stalls")
 
     def __init__(self, run: RunChoices, replay: bool, seed: int) -> None:
         self.run = run
@@ -272,13 +288,14 @@ class Tape:
         #: What this simulation actually met (when recording, ``run`` itself): replaying a
         #: schedule against other code records the choices of the new run here.
         self.out = run if not replay else RunChoices(seed, suppressed=run.suppressed,
-                                                     ops=dict(run.ops))
+                                                     ops=dict(run.ops), until=run.until)
         self._counts: dict[tuple[str, str, str], int] = {}
         self._faults: dict[tuple[str, str], int] = {}
         self._crashes: dict[str, int] = {}
         #: Messages whose fate came from the schedule / from their own stream (replay).
         self.matched = 0
         self.fallbacks = 0
+        self.stalls = 0
 
     def fate(self, seed: int, src: str, dst: str, mtype: str, link: LinkSettings,
              rng: Random) -> tuple[Copy, ...]:
@@ -334,6 +351,24 @@ class Tape:
         self.out.disk[node, n] = lost
         return set(lost)
 
+    #: Run calls that may find the clock at the schedule's stop before the run is ended:
+    #: a test that loops "run a little more until X" would otherwise loop forever.
+    STALLS = 1000
+
+    def until(self, until: float | None, now: float) -> float | None:
+        """How far a run call may go: ``until``, or the schedule's stop time if earlier.
+        Raises :class:`StoppedClock` once a test keeps calling at the stop."""
+        stop = self.run.until if self.replay else None
+        if stop is None:
+            return until
+        if now >= stop:
+            self.stalls += 1
+            if self.stalls > self.STALLS:
+                raise StoppedClock(f"the schedule stops this simulation's clock at "
+                                   f"t={stop:g} s and the test kept running it "
+                                   f"({self.STALLS} run calls)")
+        return stop if until is None else min(until, stop)
+
     def ops(self, client: str, ops: int | None) -> int | None:
         """A client's operation count, capped by the schedule."""
         cap = self.run.ops.get(client) if self.replay else None
@@ -354,6 +389,11 @@ def _draw(link: LinkSettings, rng: Random) -> tuple[Copy, ...]:
             rng.random() < link.reorder else 0.0
         fate.append((latency, extra))
     return tuple(fate)
+
+
+class StoppedClock(Exception):
+    """A test kept running a simulation whose clock a replayed schedule stopped (see
+    :attr:`RunChoices.until`): its run ends with this failure instead of looping."""
 
 
 class StopRun(BaseException):
@@ -392,10 +432,24 @@ class Session:
         """Messages the schedule had no fate for (replaying edited code)."""
         return sum(tape.fallbacks for tape in self.tapes)
 
+    #: The sizes the test asked for (name -> (size used, smallest allowed)).
+    sizes: dict[str, tuple[int, int]] = attrs.field(factory=dict)
+
     def met(self) -> Schedule:
         """The choices the simulations actually met, as a schedule: replaying it gives
         these runs again (for edited code, the schedule of the new run)."""
-        return Schedule([tape.out for tape in self.tapes], dict(self.schedule.meta))
+        return Schedule([tape.out for tape in self.tapes], dict(self.schedule.meta),
+                        dict(self.sizes))
+
+    def size(self, name: str, default: int, minimum: int) -> int:
+        """See :func:`sized`."""
+        chosen = default
+        if self.replay and name in self.schedule.sizes:
+            chosen = max(minimum, min(default, self.schedule.sizes[name][0]))
+        self.sizes[name] = (chosen, minimum)
+        if not self.replay:
+            self.schedule.sizes[name] = (chosen, minimum)
+        return chosen
 
     def attach(self, sim: Simulation) -> Tape:
         index = len(self.tapes)
@@ -431,6 +485,25 @@ def attach(sim: Simulation) -> Tape | None:
     """The tape of a simulation being built, if a schedule context is active."""
     session = _active.get()
     return None if session is None else session.attach(sim)
+
+
+def sized(name: str, default: int, *, minimum: int = 1) -> int:
+    """A size the test allows shrinking to make smaller: ``default`` in an ordinary run
+    or while recording; when replaying a schedule that chose a smaller one (at least
+    ``minimum``), that one. A test that says how many servers, clients or operations it
+    needs with ``sized("servers", 5, minimum=3)`` lets :func:`dsys.sim.shrink.shrink` try
+    the same failure on fewer of them.
+
+    >>> sized("servers", 5, minimum=3)
+    5
+    """
+    if isinstance(default, bool) or not isinstance(default, int) or \
+            isinstance(minimum, bool) or not isinstance(minimum, int) or \
+            not 1 <= minimum <= default:
+        raise ConfigError(f"sized({name!r}) needs ints with 1 <= minimum <= default, got "
+                          f"default={default!r}, minimum={minimum!r}")
+    session = _active.get()
+    return default if session is None else session.size(name, default, minimum)
 
 
 @contextlib.contextmanager

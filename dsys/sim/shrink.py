@@ -17,8 +17,16 @@ crash lets the other nodes do a little more before the failure):
 2. the message losses, duplicates, reordering delays and unsynced writes lost in crashes:
    each kind all at once first (often none of them matters), then by ddmin;
 3. each client's number of operations, by bisection;
-4. a second pass over faults, losses and lost writes, which the smaller run may no longer
-   need.
+4. the sizes the test lets shrink (``sized("servers", 5, minimum=3)``, see
+   :func:`~dsys.sim.schedule.sized`): fewer servers, clients..., each by bisection;
+5. a second pass over faults, losses and lost writes, which the smaller run may no longer
+   need;
+6. an earlier stop: for a failure judged at the end of the run (a history checked once
+   the test has run its course), the earliest virtual time at which stopping each
+   simulation's clock still fails, by bisection. A stop counts only if the stopped run
+   still needs its remaining choices (without them it passes): stopping a run before a
+   message arrives makes "the message never arrived" fail with no loss at all, which
+   says nothing about the bug.
 
 After each accepted step the current run is re-recorded, so later steps work on the
 choices the smaller run really met. The result is a schedule to replay (with the same
@@ -101,6 +109,7 @@ class Attempt:
     message: str         # the failure's message ("" if it passed)
     events: int          # trace events recorded, in all simulations
     met: Schedule        # the choices the run really met
+    ends: tuple[float, ...] = ()  # each simulation's virtual time when the run ended
 
 
 @attrs.frozen
@@ -115,6 +124,8 @@ class ShrinkResult:
     runs: int            # replays it took
     before: dict[str, int]  # counts of faults, losses... in the original run
     after: dict[str, int]   # and in the shrunk one
+    ends_before: tuple[float, ...] = ()  # each simulation's end time, originally
+    ends_after: tuple[float, ...] = ()   # and in the shrunk run
 
     def describe(self) -> str:
         """A few lines for a terminal: events before and after, and what was removed."""
@@ -124,12 +135,25 @@ class ShrinkResult:
             after = self.after.get(name, 0)
             if before or after:
                 lines.append(f"  {name}: {before} -> {after}")
+        for index, (first, last) in enumerate(zip(self.ends_before, self.ends_after,
+                                                  strict=False)):
+            stopped = index < len(self.schedule.runs) and \
+                self.schedule.runs[index].until is not None
+            if stopped and last < first:
+                which = f" (simulation {index})" if len(self.ends_before) > 1 else ""
+                lines.append(f"  stopped at t={last:g} s instead of t={first:g} s{which}")
         return "\n".join(lines)
+
+
+#: The counts of :func:`_counts` that are choices of the network, nemesis or disk.
+_CHOICES = ("faults", "message losses", "duplicates", "reorderings",
+            "crashes losing unsynced writes")
 
 
 def _counts(schedule: Schedule, ops: dict[str, int]) -> dict[str, int]:
     runs = schedule.runs
-    return {
+    sizes = {f"size of {name}": size for name, (size, _) in sorted(schedule.sizes.items())}
+    return sizes | {
         "faults": sum(len(r.active_faults()) for r in runs),
         "message losses": sum(len(r.losses()) for r in runs),
         "duplicates": sum(len(r.duplicates()) for r in runs),
@@ -157,10 +181,11 @@ def _attempt(scenario: Callable[[], Any], schedule: Schedule) -> tuple[Attempt, 
     for run, sim in zip(met.runs, session.sims, strict=False):
         # Only clients that invoked something can be capped.
         run.ops = {c: n for c, n in run.ops.items() if c in sim.client_ids}
+    ends = tuple(float(sim.now) for sim in session.sims)
     if failure is None:
-        return Attempt(False, "", "", session.events, met), ops
+        return Attempt(False, "", "", session.events, met, ends), ops
     message = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
-    return Attempt(True, signature(failure), message, session.events, met), ops
+    return Attempt(True, signature(failure), message, session.events, met, ends), ops
 
 
 def _ddmin(items: Sequence[T], fails: Callable[[list[T]], bool]) -> list[T]:
@@ -249,7 +274,8 @@ def shrink(scenario: Callable[[], Any], schedule: Schedule, *, max_runs: int = 2
         return Schedule([change(i, attrs.evolve(r, messages=dict(r.messages),
                                                  faults=list(r.faults), disk=dict(r.disk),
                                                  ops=dict(r.ops)))
-                         for i, r in enumerate(start.runs)], dict(start.meta))
+                         for i, r in enumerate(start.runs)], dict(start.meta),
+                        dict(start.sizes))
 
     def without(start: Schedule, keys: dict[int, set[Any]], kind: str) -> Schedule:
         """``start`` with the chosen choices of ``kind`` undone."""
@@ -321,18 +347,92 @@ def shrink(scenario: Callable[[], Any], schedule: Schedule, *, max_runs: int = 2
                     low = mid + 1
         say("client operations reduced")
 
+    def smaller_sizes() -> None:
+        for name in sorted(current.sizes):
+            low, high = current.sizes[name][1], current.sizes[name][0]
+            while low < high:
+                mid = (low + high) // 2
+
+                def resized(start: Schedule, mid: int = mid, name: str = name) -> Schedule:
+                    copy = edit(lambda index, run: run, start)
+                    copy.sizes[name] = (mid, copy.sizes[name][1])
+                    return copy
+
+                if fails(resized(current)):
+                    high = current.sizes[name][0]
+                else:
+                    low = mid + 1
+        if current.sizes:
+            say("sizes reduced")
+
+    def bare(start: Schedule) -> Schedule:
+        """``start`` with every choice undone: no fault, loss, duplicate, reordering or
+        lost write."""
+        def change(index: int, run: RunChoices) -> RunChoices:
+            run.suppressed = run.suppressed | set(run.active_faults())
+            for key in run.losses():
+                run.messages[key] = CLEAN
+            for key, fate in list(run.messages.items()):
+                if isinstance(fate, tuple) and fate:
+                    run.messages[key] = ((fate[0][0], 0.0),)
+            for crash in run.disk:
+                run.disk[crash] = ()
+            return run
+        return edit(change, start)
+
+    def stop_counts(candidate: Schedule) -> bool:
+        """The stopped candidate fails the same way, and would not without its choices."""
+        nonlocal runs
+        if runs >= max_runs:
+            raise _OutOfBudget
+        plain, _ = _attempt(scenario, bare(candidate))
+        runs += 1
+        if plain.failed and plain.signature == target:
+            return False
+        return fails(candidate)
+
+    def earlier() -> None:
+        if not any(_counts(current, {}).get(kind) for kind in _CHOICES):
+            return  # a failure that needs no choice: stopping early could only mislead
+        for index in range(len(current.runs)):
+            end = best.ends[index] if index < len(best.ends) else 0.0
+
+            def stopped(at: float, index: int = index) -> Schedule:
+                def change(i: int, run: RunChoices) -> RunChoices:
+                    if i == index:
+                        run.until = at
+                    return run
+                return edit(change)
+
+            # One try just before the end first: a failure raised where it happened (an
+            # invariant) cannot come earlier, and costs only this replay.
+            if end <= 0.0 or not stop_counts(stopped(end * 0.999)):
+                continue
+            low, high = 0.0, best.ends[index]
+            for _ in range(12):  # to 1/4096 of the run
+                mid = (low + high) / 2
+                if stop_counts(stopped(mid)):
+                    high = best.ends[index]
+                else:
+                    low = mid
+            say(f"stop time reduced (simulation {index})")
+
     try:
         # Faults first: each one removed also removes the traffic and timeouts it caused.
         for kind in ("faults", "losses", "duplicates", "reorders", "disk"):
             reduce(kind)
         fewer_ops()
+        smaller_sizes()
         # A second pass: fewer faults may have made some losses unnecessary, and so on;
         # now a run may grow a little if that removes more choices.
         relaxed[0] = True
         for kind in ("faults", "losses", "disk"):
             reduce(kind)
+        relaxed[0] = False
+        earlier()
     except _OutOfBudget:
         if progress is not None:
             progress(f"stopped at the budget ({runs} replays)")
     return ShrinkResult(current, target, best.message, base.events, best.events, runs,
-                        _counts(base.met, base_ops), _counts(current, best_ops))
+                        _counts(base.met, base_ops), _counts(current, best_ops),
+                        base.ends, best.ends)

@@ -594,6 +594,8 @@ class Simulation:
     def run(self, until: float | None = None, *, max_events: int | None = None) -> None:
         """Process events up to virtual time ``until`` (then the clock stands at
         ``until``), or until no events are left, or ``max_events`` were processed."""
+        if self._tape is not None:
+            until = self._tape.until(until, self._now)  # a schedule may stop the clock
         self._loop(until, None, max_events)
         queue = self._queue
         pending = bool(queue) and until is not None and queue[0][0] <= until
@@ -608,6 +610,8 @@ class Simulation:
         if not self._start_batches and predicate(self):
             return True
         until = None if timeout is None else self._now + timeout
+        if self._tape is not None:
+            until = self._tape.until(until, self._now)  # a schedule may stop the clock
         done = self._loop(until, predicate, None)
         if not done and until is not None and self._now < until:
             self._now = until

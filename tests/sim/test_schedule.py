@@ -16,6 +16,7 @@ from dsys.sim.schedule import (
     CLEAN,
     RunChoices,
     Schedule,
+    StoppedClock,
     divergence,
     recording,
     replaying,
@@ -257,10 +258,12 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     schedule.runs[0].messages[("p1", "p2", "Beat", 10_000)] = CLEAN
     schedule.runs[0].ops = {"c1": 4}
     schedule.runs[0].suppressed = frozenset(schedule.runs[0].faults[:2])
+    schedule.runs[0].until = 1.25
+    schedule.sizes["servers"] = (3, 2)
     path = schedule.save(tmp_path / "run.schedule.json")
     loaded = Schedule.load(path)
     assert loaded.meta == {"seed": 1}
-    assert loaded.runs[0] == schedule.runs[0]
+    assert loaded.runs[0] == schedule.runs[0] and loaded.sizes == {"servers": (3, 2)}
     with replaying(loaded):
         a = run(1)
     with replaying(schedule):
@@ -303,3 +306,22 @@ def test_a_saved_schedule_is_the_same_under_any_hash_seed(tmp_path: Path) -> Non
                        cwd=Path(__file__).resolve().parents[2])
         outputs.append(json.loads(out.read_text()))
     assert outputs[0] == outputs[1]
+
+
+def test_a_stopped_clock_stops_every_run_call_and_a_test_that_loops_on_it_fails() -> None:
+    _, schedule = recorded(1)
+    schedule.runs[0].until = 0.5
+    with replaying(schedule):
+        sim = Simulation(1, Network())
+        sim.add_node("a", Node)
+        sim.run(until=3.0)
+        assert sim.now == 0.5
+        assert sim.run_until(lambda s: s.now > 1.0, timeout=2.0) is False
+        assert sim.now == 0.5
+        with pytest.raises(StoppedClock, match=r"stops this simulation's clock at t=0.5 s"):
+            while True:  # "run a little more until ..." would loop forever
+                sim.run(until=sim.now + 0.1)
+    plain = Simulation(1, Network())
+    plain.add_node("a", Node)
+    plain.run(until=3.0)
+    assert plain.now == 3.0  # no schedule: no stop

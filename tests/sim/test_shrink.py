@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from dsys import Client, Nemesis, Network, Node, Simulation, message
-from dsys.errors import UsageError
-from dsys.sim.schedule import Schedule, recording, replaying
+from dsys.errors import ConfigError, UsageError
+from dsys.sim.schedule import CLEAN, Schedule, recording, replaying, sized
 from dsys.sim.shrink import shrink, signature
 
 
@@ -76,10 +76,17 @@ def test_the_one_loss_that_matters_is_kept_and_the_others_are_delivered() -> Non
     assert result.before["message losses"] == len(schedule.runs[0].losses())
     assert result.after["message losses"] == 1
     assert result.signature == "AssertionError: Add(#) was lost (and # others)"
-    # The shrunk schedule replays the failure, with no other loss.
-    with replaying(result.schedule), pytest.raises(AssertionError, match=r"and 0 others"):
+    # The shrunk schedule replays the failure, with no other loss; the check at the end
+    # needs only the run up to Add(13)'s arrival (without the loss, it passes there).
+    with replaying(result.schedule), pytest.raises(AssertionError, match=r"Add\(13\) was"):
         lossy(seed)
     assert "message losses: " in result.describe()
+    (stop,) = result.ends_after
+    assert 0.0 < stop < 1.0 == result.ends_before[0]
+    assert f"stopped at t={stop:g} s instead of t=1 s" in result.describe()
+    assert result.schedule.runs[0].until == stop
+    with replaying(result.schedule.edited(lambda run: {k: CLEAN for k in run.losses()})):
+        lossy(seed)  # the same stop without the loss passes: the stop alone proves nothing
 
 
 class Keeper(Node):
@@ -142,6 +149,78 @@ def test_a_nemesis_run_shrinks_to_the_crash_that_matters() -> None:
     assert after.losses() == []
     with replaying(result.schedule), pytest.raises(InvariantViolation, match="k2 never"):
         crashy(seed)
+
+
+def late_check(seed: int) -> None:
+    """Fails at its end, at t=6, if k2 ever lost a write (its crash comes much earlier)."""
+    sim = Simulation(seed, Network(drop=0.05))
+    for name in ("k1", "k2", "k3", "k4", "k5"):
+        sim.add_node(name, Keeper)
+    Nemesis(faults=("partition", "crash", "oneway"), interval=(0.1, 0.3),
+            duration=(0.1, 0.3), max_crashed=2, stop=5.0).install(sim)
+    sim.run(until=6.0)
+    lost = [e for e in sim.trace if e.node == "k2" and e.kind == "crash"
+            and e.data.get("lost_writes")]
+    assert not lost, f"k2 lost a write at t={lost[0].time:.3f}"
+
+
+def test_a_failure_judged_at_the_end_stops_soon_after_its_cause() -> None:
+    seed = next(s for s in range(100) if _fails(late_check, s))
+    with recording() as schedule, pytest.raises(AssertionError):
+        late_check(seed)
+    result = shrink(lambda: late_check(seed), schedule)
+    crash_time = float(result.message.rsplit("t=", 1)[1])
+    (stop,) = result.ends_after
+    assert result.ends_before == (6.0,)
+    assert crash_time <= stop < crash_time + 6.0 / 4096 * 2  # bisected to 1/4096 of 6 s
+    assert [f[:2] for f in result.schedule.runs[0].active_faults()] == [("crash", "k2")]
+    assert result.events < result.original_events  # the second after the crash: gone
+    with replaying(result.schedule), pytest.raises(AssertionError, match="k2 lost a write"):
+        late_check(seed)
+
+
+def test_a_failure_that_needs_no_choice_is_not_stopped_early() -> None:
+    def always(seed: int) -> None:
+        sim = Simulation(seed)
+        sim.add_node("s", Sender)
+        sim.add_node("sum", Sum)
+        sim.run(until=1.0)
+        raise AssertionError("wrong from the start")
+
+    with recording() as schedule, pytest.raises(AssertionError):
+        always(0)
+    result = shrink(lambda: always(0), schedule)
+    assert result.ends_after == result.ends_before == (1.0,)
+    assert result.schedule.runs[0].until is None
+
+
+def sized_scenario(seed: int) -> None:
+    n = sized("nodes", 6, minimum=1)
+    sim = Simulation(seed, Network(drop=0.2))
+    sim.add_node("s", Sender)
+    sim.add_node("sum", Sum)
+    for i in range(n - 1):
+        sim.add_node(f"extra{i}", Sum)
+    sim.run(until=0.5)
+    assert n < 3, f"{n} nodes are too many"
+
+
+def test_a_size_the_test_allows_shrinks_to_the_smallest_that_fails(tmp_path: Any) -> None:
+    assert sized("nodes", 6, minimum=1) == 6  # outside a schedule: the default
+    with recording() as schedule, pytest.raises(AssertionError, match="6 nodes"):
+        sized_scenario(0)
+    assert schedule.sizes == {"nodes": (6, 1)}
+    result = shrink(lambda: sized_scenario(0), schedule)
+    assert result.schedule.sizes == {"nodes": (3, 1)}
+    assert result.before["size of nodes"] == 6 and result.after["size of nodes"] == 3
+    assert "size of nodes: 6 -> 3" in result.describe()
+    path = result.schedule.save(tmp_path / "sized.schedule.json")
+    loaded = Schedule.load(path)
+    assert loaded.sizes == {"nodes": (3, 1)}
+    with replaying(loaded), pytest.raises(AssertionError, match="3 nodes"):
+        sized_scenario(0)
+    with pytest.raises(ConfigError, match="minimum <= default"):
+        sized("nodes", 2, minimum=3)
 
 
 def _fails(scenario: Any, seed: int) -> bool:
