@@ -131,6 +131,7 @@ def branch(cls: type[Search], sim: Simulation, *, drops: int, duplicates: int, c
     search._inherited = len(chosen) if invariants is None else 0
     search._root = _root(search, sim)
     search._rebuild = rebuild
+    search._branched_at = len(sim.trace)
     return search
 
 

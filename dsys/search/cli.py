@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -155,15 +156,42 @@ def run(args: argparse.Namespace) -> int:
         out.print(result.report(), markup=False)
         if args.source is not None:
             out.print(_confirmed(result), markup=False)
-        if args.trace:
-            path = result.replay().trace.save(args.trace)
-            out.print(f"trace saved to {path} (dsys trace show {path})", markup=False)
+        if args.trace or args.source is not None:
+            _save_counterexample(result, args, out)
     else:
         out.print(result.summary(), markup=False)
         if result.path:
             out.print("\n".join(f"  {i:3d}. {s.describe()}"
                                 for i, s in enumerate(result.path, 1)), markup=False)
     return _EXIT[result.verdict]
+
+
+def _save_counterexample(result: SearchResult, args: argparse.Namespace,
+                         out: Console) -> None:
+    """Save the counterexample's trace (``--trace``, or beside the run branched from) and,
+    for a branch, its timeline page: the run up to the branch point, then the path."""
+    from dsys.labs.timeline import timeline_path, write_timeline
+    from dsys.trace.html import Mark
+
+    trace = result.replay().trace
+    path = args.trace
+    if path is None:
+        source = Path(args.source)
+        stem = source.name.removesuffix(".schedule.json").removesuffix(".jsonl")
+        path = source.with_name(f"{stem}-branch.jsonl")
+    saved = trace.save(path)
+    out.print(f"trace saved to {saved} (dsys trace show {saved})", markup=False)
+    branched = result.search._branched_at
+    if branched is None:
+        return
+    marks = [Mark(f"branch point: the run until here, then the model checker's path "
+                  f"({len(result.path)} steps)", event=min(branched, len(trace) - 1),
+                  kind="info"),
+             Mark(result.problem, event=len(trace) - 1)]
+    page = write_timeline(trace, timeline_path(saved), marks,
+                          title=f"branch: {result.problem[:80]}")
+    out.print(f"timeline: {page}  (open it in a browser: the branch point and the "
+              "violation are marked)", markup=False)
 
 
 def _branch(args: argparse.Namespace, out: Console) -> Search:

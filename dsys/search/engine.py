@@ -604,6 +604,7 @@ class Search:
         self._root: _State | None = None
         self._rebuild: Callable[[], Simulation] | None = None
         self._inherited = 0  # how many of the invariants are the simulation's own
+        self._branched_at: int | None = None  # trace events of the run branched from
 
     @classmethod
     def from_simulation(cls, sim: Simulation, *, drops: int = 0, duplicates: int = 0,

@@ -64,6 +64,15 @@ def test_branching_before_the_end_of_a_shrunk_run_finds_and_confirms_the_violati
     assert branched is not None, out
     assert "bfs: VIOLATION" in out
     assert re.search(r"confirmed: .*both lead term \d+", out), out
+    # The counterexample is saved beside the schedule, with its timeline page: the run up
+    # to the branch point, then the path, both marked.
+    trace = shrunk.with_name(shrunk.name.replace(".schedule.json", "-branch.jsonl"))
+    assert f"trace saved to {trace}" in out and trace.is_file()
+    page = trace.with_suffix(".html")
+    assert f"timeline: {page}" in out
+    html = page.read_text()
+    assert "branch point: the run until here, then the model checker's path (3 steps)" in html
+    assert "both lead term" in html
 
 
 def test_the_fixed_code_from_the_same_point_is_not_confirmed_or_safe(
