@@ -151,6 +151,11 @@ def test_coordinator_answers_requests_only_once_decided() -> None:
     assert h.sent(Decision) == []  # still voting: it will decide, it does not guess
     h.deliver("rm1", DecisionRequest("t9"))
     assert h.sent(Decision) == [Sent("rm1", Decision("t9", False))]  # presumed abort
+    h.deliver("rm1", Vote("t1", True))
+    h.deliver("rm2", Vote("t1", True))
+    h.clear()
+    h.deliver("rm2", DecisionRequest("t1"))  # decided since: the answer is the decision
+    assert h.sent(Decision) == [Sent("rm2", Decision("t1", True))]
 
 
 def test_prepared_participant_recovers_in_doubt_holding_its_locks() -> None:
@@ -212,3 +217,15 @@ def test_bad_configuration_is_refused() -> None:
         Transaction("t1", {"rm1": {"x": 1}})  # type: ignore[dict-item]
     with pytest.raises(ConfigError, match="at least one Transaction"):
         NodeHarness(lambda: Coordinator([]), "tm", peers=("rm1",)).start()
+
+
+def test_a_decision_learnt_from_another_participant_is_acknowledged_to_no_one() -> None:
+    # Cooperative termination: rm2 tells rm1 the outcome. Only the coordinator recorded
+    # in rm1's log (tm) waits for acknowledgements; rm2 gets none.
+    h = participant()
+    h.deliver("tm", PREPARE)
+    h.clear()
+    h.deliver("rm2", Decision("t1", True))
+    assert h.sent(Ack) == []
+    h.deliver("tm", Decision("t1", True))
+    assert h.sent(Ack) == [Sent("tm", Ack("t1"))]

@@ -260,13 +260,13 @@ def test_a_conflict_after_a_snapshot_never_points_inside_it() -> None:
 def test_add_server_waits_for_the_no_op_then_adds_a_learner_then_a_voter() -> None:
     h = harness(term=1, members=("a", "b", "c"), peers=("b", "c", "d"))
     r = make_leader(h)
-    assert not r.add_server("d")  # the no-op of this term is not committed yet
+    assert r.add_server("d") is False  # the no-op of this term is not committed yet
     commit_all(h, "b")
     assert r.add_server("d")
     assert r.learners == ("d",) and r.members == ("a", "b", "c")
     config = r.entries[-1]
     assert config.config and config.command == {"voters": ["a", "b", "c"], "learners": ["d"]}
-    assert not r.add_server("e")  # one change at a time: the learner entry is not committed
+    assert r.add_server("e") is False  # one change at a time: the learner entry is not committed
     assert "d" in r.next_index  # the learner is replicated to
     commit_all(h, "b")  # the learner's entry commits; d has not caught up yet
     assert r.members == ("a", "b", "c")
