@@ -620,8 +620,10 @@ class Search:
 
         Args:
             sim: a simulation whose nodes have started (its Start event fired).
-            drops, duplicates, crashes, symmetry: as for :class:`Search`; the budgets
-                count from the branch point.
+            drops: as for :class:`Search`; the fault budgets count from the branch point.
+            duplicates: as for :class:`Search`.
+            crashes: as for :class:`Search`.
+            symmetry: as for :class:`Search`.
             rebuild: ``rebuild()`` returns a fresh Simulation in the same state (the same
                 deterministic run, re-run to the same point); :meth:`SearchResult.replay`
                 needs it, to have the run's prefix before the path.
