@@ -11,8 +11,9 @@ Histories of its clients are judged with ``dsys.check`` (model ``"kv"``).
 """
 
 from dsys.kv.client import KVClient
-from dsys.kv.messages import KVReply, KVRequest
+from dsys.kv.messages import KVBatch, KVReplies, KVReply, KVRequest
 from dsys.kv.server import KVServer, KVService
 from dsys.kv.store import KVStore
 
-__all__ = ["KVClient", "KVReply", "KVRequest", "KVServer", "KVService", "KVStore"]
+__all__ = ["KVBatch", "KVClient", "KVReplies", "KVReply", "KVRequest", "KVServer", "KVService",
+           "KVStore"]

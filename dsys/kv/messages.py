@@ -52,3 +52,21 @@ class KVReply:
     status: str
     value: Any = None
     leader: str | None = None
+
+
+@message(name="kv:Batch")
+class KVBatch:
+    """Several requests in one message, each of its own session (a client with many
+    sessions sends those that are ready together: one frame, one handler run at the
+    server, instead of one each). The server treats each as if it came alone, and
+    answers them with :class:`KVReplies`."""
+
+    requests: tuple[KVRequest, ...]
+
+
+@message(name="kv:Replies")
+class KVReplies:
+    """The answers to requests that came in :class:`KVBatch` messages, sent together
+    when they are ready together (the writes applied in one run of commits, say)."""
+
+    replies: tuple[KVReply, ...]

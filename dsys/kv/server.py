@@ -9,6 +9,13 @@ The service (:class:`KVService`, a component named ``"kv"``) takes client reques
   through the log like a write (``reads="log"``, for comparison);
 * a server that is not the leader answers ``wrong leader``, naming the leader it knows.
 
+A client with many sessions may send their ready requests together in one
+:class:`~dsys.kv.messages.KVBatch`: each is handled as if it came alone, and the answers
+to such requests that are ready together leave together, in one
+:class:`~dsys.kv.messages.KVReplies` per client (after the request batch is handled, after
+each run of applies). That is one frame and one handler run for many operations, the
+main cost of a busy server, not one each.
+
 After each apply, if the log kept by Raft grows past ``max_raft_state`` characters, the
 service hands Raft a snapshot of the store (data and session table).
 
@@ -33,7 +40,7 @@ from typing import Any, ClassVar, Literal
 
 from dsys.core.node import Component, Node
 from dsys.errors import ConfigError
-from dsys.kv.messages import OK, WRONG_LEADER, KVReply, KVRequest
+from dsys.kv.messages import OK, WRONG_LEADER, KVBatch, KVReplies, KVReply, KVRequest
 from dsys.kv.store import OPERATIONS, READS, KVStore
 from dsys.raft import Raft
 
@@ -50,7 +57,7 @@ class KVService(Component):
             (None: never).
     """
 
-    messages: ClassVar[tuple[type, ...]] = (KVRequest,)
+    messages: ClassVar[tuple[type, ...]] = (KVRequest, KVBatch)
     default_name = "kv"
 
     def __init__(self, raft: Raft, store: KVStore, *, reads: Literal["index", "log"] = "index",
@@ -66,42 +73,56 @@ class KVService(Component):
 
     def on_start(self) -> None:
         """Start with no write waiting for its apply."""
-        # Log index -> (client, request) of the writes this server proposed as leader,
-        # in index order.
-        self.waiting: dict[int, tuple[str, KVRequest]] = {}
+        # Log index -> (client, request, came in a batch) of the writes this server
+        # proposed as leader, in index order.
+        self.waiting: dict[int, tuple[str, KVRequest, bool]] = {}
+        # The answers to requests that came in a KVBatch, per client, until flush().
+        self.gathered: dict[str, list[KVReply]] = {}
 
-    def on_message(self, src: str, msg: KVRequest) -> None:
-        """A client's request: a read by ReadIndex, a write through the log, or "ask
-        the leader"."""
+    def on_message(self, src: str, msg: KVRequest | KVBatch) -> None:
+        """A client's request, or a batch of them (each handled as if it came alone)."""
+        if isinstance(msg, KVBatch):
+            for request in msg.requests:
+                self.on_request(src, request, batched=True)
+            self.flush()
+            return
+        self.on_request(src, msg)
+
+    def on_request(self, src: str, msg: KVRequest, *, batched: bool = False) -> None:
+        """One request: a read by ReadIndex, a write through the log, or "ask the
+        leader". ``batched``: it came in a :class:`~dsys.kv.messages.KVBatch`, so its
+        answer is gathered for :meth:`flush`."""
         if msg.f not in OPERATIONS or not isinstance(msg.key, str):
             self.log(f"{src} sent {msg!r}: no such operation (or a key that is not a "
                      "string); ignored")
             return
         if not self.raft.is_leader:
-            self.reply(src, msg, WRONG_LEADER)
+            self.reply(src, msg, WRONG_LEADER, batched=batched)
             return
         if msg.f in READS and self.reads == "index":
-            self.raft.read(lambda ok: self.on_read(src, msg, ok))
+            self.raft.read(lambda ok: self.on_read(src, msg, ok, batched=batched))
             return
         command = {"session": msg.session, "seq": msg.seq, "f": msg.f, "key": msg.key,
                    "value": msg.value, "time": self.now}
         started = self.raft.start(command)
         if started is None:  # handing leadership over
-            self.reply(src, msg, WRONG_LEADER)
+            self.reply(src, msg, WRONG_LEADER, batched=batched)
             return
         waiting = self.waiting
         if waiting and started[0] <= next(reversed(waiting)):  # (after a leader change)
-            waiting[started[0]] = (src, msg)
+            waiting[started[0]] = (src, msg, batched)
             self.waiting = dict(sorted(waiting.items()))
         else:
-            waiting[started[0]] = (src, msg)  # in index order: see applied()
+            waiting[started[0]] = (src, msg, batched)  # in index order: see applied()
 
-    def on_read(self, src: str, msg: KVRequest, ok: bool) -> None:
+    def on_read(self, src: str, msg: KVRequest, ok: bool, *, batched: bool = False) -> None:
         """ReadIndex's answer: serve the get from the store, or send the client on."""
         if ok:
-            self.reply(src, msg, OK, self.store.read(msg.key))
+            self.reply(src, msg, OK, self.store.read(msg.key), batched=batched)
         else:
-            self.reply(src, msg, WRONG_LEADER)
+            self.reply(src, msg, WRONG_LEADER, batched=batched)
+        if batched:
+            self.flush()
 
     def applied(self, index: int, command: Any, result: Any) -> None:
         """Raft applied ``command`` at ``index``: answer its client if we proposed it
@@ -112,15 +133,17 @@ class KVService(Component):
             first = next(iter(pending))
             if first >= index:
                 break
-            src, msg = pending.pop(first)  # replaced by a snapshot
-            self.reply(src, msg, WRONG_LEADER)
+            src, msg, batched = pending.pop(first)  # replaced by a snapshot
+            self.reply(src, msg, WRONG_LEADER, batched=batched)
         waiting = pending.pop(index, None)
         if waiting is not None:
-            src, msg = waiting
+            src, msg, batched = waiting
             if (command["session"], command["seq"]) == (msg.session, msg.seq):
-                self.reply(src, msg, result["status"], result["value"])
+                self.reply(src, msg, result["status"], result["value"], batched=batched)
             else:
-                self.reply(src, msg, WRONG_LEADER)
+                self.reply(src, msg, WRONG_LEADER, batched=batched)
+        if self.raft.last_applied == self.raft.commit_index:
+            self.flush()  # (KVServer also flushes after every run of applies)
         # One snapshot per batch of applies (at its last entry), not one per entry: a
         # backlog of committed entries stays in the log until applied, and snapshotting
         # at each of them would rewrite the whole state once per entry.
@@ -128,9 +151,24 @@ class KVService(Component):
                 and self.raft.last_applied == self.raft.commit_index):
             self.raft.snapshot(index, self.store.snapshot())
 
-    def reply(self, src: str, msg: KVRequest, status: str, value: Any = None) -> None:
-        """Answer request ``msg`` of client ``src``, naming the leader we know."""
-        self.send(src, KVReply(msg.session, msg.seq, status, value, self.raft.leader))
+    def reply(self, src: str, msg: KVRequest, status: str, value: Any = None, *,
+              batched: bool = False) -> None:
+        """Answer request ``msg`` of client ``src``, naming the leader we know; the
+        answer to a ``batched`` request waits for :meth:`flush`."""
+        reply = KVReply(msg.session, msg.seq, status, value, self.raft.leader)
+        if batched:
+            self.gathered.setdefault(src, []).append(reply)
+        else:
+            self.send(src, reply)
+
+    def flush(self) -> None:
+        """Send the gathered answers: one KVReplies per client (a lone one as itself).
+        Called after each request batch and each run of applies (see KVServer)."""
+        if not self.gathered:
+            return
+        gathered, self.gathered = self.gathered, {}
+        for src, replies in gathered.items():
+            self.send(src, replies[0] if len(replies) == 1 else KVReplies(tuple(replies)))
 
 
 class KVServer(Node):
@@ -149,9 +187,13 @@ class KVServer(Node):
         super().__init__()
         self.store = KVStore(session_timeout)
         self.raft = self.add_component(Raft(self.store, on_apply=self._applied,
+                                            after_applies=self._after_applies,
                                             **raft_options))
         self.kv = self.add_component(KVService(self.raft, self.store, reads=reads,
                                                max_raft_state=max_raft_state))
 
     def _applied(self, index: int, command: Any, result: Any) -> None:
         self.kv.applied(index, command, result)
+
+    def _after_applies(self) -> None:
+        self.kv.flush()

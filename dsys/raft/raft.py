@@ -156,6 +156,9 @@ class Raft(Component):
     Args:
         state_machine: what committed commands are applied to (see :class:`StateMachine`).
         on_apply: called with ``(index, command, result)`` after each apply.
+        after_applies: called once after each run of applies (when commitIndex advanced
+            and every newly committed entry was applied): where a service sends what it
+            gathered across them, the replies to a batch of commands say.
         members: the voters of the group at its creation (default: this node and all its
             peers when it first starts). A server that joins a running group later
             starts with ``members=()`` and learns the group from the leader.
@@ -195,6 +198,7 @@ class Raft(Component):
 
     def __init__(self, state_machine: StateMachine | None = None, *,
                  on_apply: ApplyCallback | None = None,
+                 after_applies: Callable[[], None] | None = None,
                  members: Iterable[str] | None = None,
                  election_timeout: tuple[float, float] = (0.15, 0.3),
                  heartbeat: float = 0.05, pre_vote: bool = True, check_quorum: bool = True,
@@ -212,6 +216,7 @@ class Raft(Component):
             raise ConfigError(f"snapshot_chunk must be >= 1, got {snapshot_chunk}")
         self.state_machine = state_machine
         self.on_apply = on_apply
+        self.after_applies = after_applies
         self._members = tuple(sorted(members)) if members is not None else None
         self.election_timeout = (low, high)
         self.heartbeat = heartbeat
@@ -940,6 +945,8 @@ class Raft(Component):
                       command=entry.command)
             if self.on_apply is not None:
                 self.on_apply(self.last_applied, entry.command, result)
+        if self.after_applies is not None:
+            self.after_applies()
         if self.role == LEADER:
             if self.id not in self.config.voters and self.config_index <= self.commit_index:
                 self.note("step down", term=self.current_term, reason="removed")

@@ -32,9 +32,9 @@ many sessions may run at once over one endpoint (``bench/kv.py`` does).
 from __future__ import annotations
 
 import argparse
-import math
 import secrets
 import sys
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from dsys.errors import DsysError, UsageError
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 #: Seconds without any reply before the request goes to the next server.
 RETRY = 0.5
+#: The most requests :class:`KVShell` sends in one message.
+BATCH = 64
 #: Seconds before ``dsys kv`` gives up (``--timeout``).
 TIMEOUT = 10.0
 #: How many values each operation takes after the key.
@@ -66,9 +68,16 @@ class NoLeader(DsysError):
 class KVShell:
     """Key-value operations over one :class:`~dsys.runtime.client.ClusterClient`.
 
-    Run :meth:`dispatch` in a nursery (it hands each reply to the request waiting for
-    it), then make sessions with :meth:`session`. The shell remembers the leader the
-    servers name, for every session, and which servers answered at all (for the error).
+    Run :meth:`dispatch` in a nursery (it sends the requests and hands each reply to the
+    request waiting for it), then make sessions with :meth:`session`. The shell
+    remembers the leader the servers name, for every session, and which servers
+    answered at all (for the error).
+
+    Requests of many sessions that are ready at the same moment leave together, one
+    :class:`~dsys.kv.messages.KVBatch` per server (at most ``batch`` requests each), and
+    the server answers those that are ready together in one
+    :class:`~dsys.kv.messages.KVReplies`: with many sessions, that is one frame and
+    one handler run for many operations. A lone request goes as itself.
 
     Example (a script)::
 
@@ -80,35 +89,82 @@ class KVShell:
             nursery.cancel_scope.cancel()
     """
 
-    def __init__(self, client: ClusterClient, *, retry: float = RETRY) -> None:
+    def __init__(self, client: ClusterClient, *, retry: float = RETRY,
+                 batch: int = BATCH) -> None:
+        import trio
+
         if not retry > 0:
             raise UsageError(f"retry must be a number of seconds > 0, got {retry!r}")
+        if not batch >= 1:
+            raise UsageError(f"batch must be at least 1 request, got {batch!r}")
         self.client = client
         self.servers = client.cluster.node_ids
         self.retry = retry
+        self.batch = batch
         #: The server believed to lead (None: not known yet).
         self.leader: str | None = None
         #: The servers that answered anything (to tell "down" from "no leader").
         self.answered: set[str] = set()
-        self.waiting: dict[tuple[str, int], trio.MemorySendChannel[tuple[str, KVReply]]] = {}
+        self.waiting: dict[tuple[str, int], _Inbox] = {}
         self._next = secrets.randbelow(len(self.servers))  # spread first guesses
+        # Requests to send, per server, until the sender's next turn.
+        self._outgoing: dict[str, list[tuple[KVRequest, _Inbox]]] = {}
+        self._ready = trio.Event()
 
     def session(self) -> KVSession:
         """A new session (its id is random: a session is never reused)."""
         return KVSession(self, f"{self.client.id}-{secrets.token_hex(6)}")
 
     async def dispatch(self) -> None:
-        """Hand every reply to the request waiting for it (forever: cancel it)."""
-        from dsys.kv.messages import KVReply
+        """Send the requests, and hand every reply to the request waiting for it
+        (forever: cancel it)."""
+        import trio
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._send_loop)
+            await self._receive_loop()
+
+    async def _receive_loop(self) -> None:
+        from dsys.kv.messages import KVReplies, KVReply
 
         while True:
-            src, reply = await self.client.receive(match=KVReply)
+            src, msg = await self.client.receive(match=(KVReply, KVReplies))
             self.answered.add(src)
-            if reply.leader in self.servers:
-                self.leader = reply.leader
-            channel = self.waiting.get((reply.session, reply.seq))
-            if channel is not None:
-                channel.send_nowait((src, reply))
+            for reply in (msg,) if isinstance(msg, KVReply) else msg.replies:
+                if reply.leader in self.servers:
+                    self.leader = reply.leader
+                inbox = self.waiting.get((reply.session, reply.seq))
+                if inbox is not None:
+                    inbox.put((src, reply))
+
+    async def _send_loop(self) -> None:
+        """Once per scheduling round: the requests queued meanwhile leave, together."""
+        import trio
+
+        while True:
+            await self._ready.wait()
+            self._ready = trio.Event()
+            outgoing, self._outgoing = self._outgoing, {}
+            for target, queued in outgoing.items():
+                for first in range(0, len(queued), self.batch):
+                    self._send(target, queued[first:first + self.batch])
+
+    def _send(self, target: str, queued: list[tuple[KVRequest, _Inbox]]) -> None:
+        from dsys.errors import CodecError
+        from dsys.kv.messages import KVBatch
+
+        try:
+            if len(queued) == 1:
+                self.client.send(target, queued[0][0])
+            else:
+                self.client.send(target, KVBatch(tuple(request for request, _ in queued)))
+        except CodecError as exc:  # too large a frame: in halves, or the caller's error
+            if len(queued) == 1:
+                queued[0][1].fail(exc)
+                return
+            half = len(queued) // 2
+            self._send(target, queued[:half])
+            self._send(target, queued[half:])
 
     def first_target(self) -> str:
         """Where a new request goes first: the known leader, else servers in turn."""
@@ -129,18 +185,19 @@ class KVShell:
         """
         import trio
 
-        from dsys.kv.messages import WRONG_LEADER, KVReply
+        from dsys.kv.messages import WRONG_LEADER
 
         key = (request.session, request.seq)
-        send, receive = trio.open_memory_channel[tuple[str, KVReply]](math.inf)
-        self.waiting[key] = send
+        inbox = _Inbox()
+        self.waiting[key] = inbox
         try:
             target = self.first_target()
             while True:
-                self.client.send(target, request)
+                self._outgoing.setdefault(target, []).append((request, inbox))
+                self._ready.set()
                 reply = None
                 with trio.move_on_after(self.retry):
-                    src, reply = await receive.receive()
+                    src, reply = await inbox.get()
                 if reply is None:  # silence: that server is down, slow, or cut off
                     if self.leader == target:
                         self.leader = None
@@ -158,6 +215,38 @@ class KVShell:
                     return reply
         finally:
             del self.waiting[key]
+
+
+class _Inbox:
+    """The replies to one request, in arrival order (a retried request may get several),
+    or the error that kept it from being sent."""
+
+    __slots__ = ("error", "event", "replies")
+
+    def __init__(self) -> None:
+        self.replies: deque[tuple[str, KVReply]] = deque()
+        self.event: trio.Event | None = None
+        self.error: Exception | None = None
+
+    def put(self, item: tuple[str, KVReply]) -> None:
+        self.replies.append(item)
+        if self.event is not None:
+            self.event.set()
+
+    def fail(self, error: Exception) -> None:
+        self.error = error
+        if self.event is not None:
+            self.event.set()
+
+    async def get(self) -> tuple[str, KVReply]:
+        import trio
+
+        while not self.replies:
+            if self.error is not None:
+                raise self.error
+            self.event = trio.Event()
+            await self.event.wait()
+        return self.replies.popleft()
 
 
 class KVSession:

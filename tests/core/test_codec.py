@@ -211,3 +211,48 @@ def test_loading_arbitrary_bytes_raises_only_codec_error(data: bytes) -> None:
     except CodecError:
         return
     json.dumps(value)  # whatever parsed is plain JSON data
+
+
+# ----- fields typed Any: the fast path gives what the converter gives --------------------
+
+
+@message(name="test:Holder")
+class Holder:
+    value: Any
+
+
+def _reference() -> Any:
+    """The converter without the fast hook for Any: cattrs' own runtime dispatch."""
+    import cattrs
+
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_unstructure_hook(float, codec._unstructure_float)
+    conv.register_unstructure_hook_func(
+        codec._is_set_type, lambda s: sorted((conv.unstructure(x) for x in s),
+                                             key=codec._sort_key))
+    return conv
+
+
+@given(json_values | st.frozensets(st.integers(), max_size=4)
+       | st.tuples(st.integers(), st.text(max_size=3))
+       | st.dictionaries(st.integers(), st.booleans(), max_size=3))
+def test_an_any_field_unstructures_as_the_converter_would(value: object) -> None:
+    assert codec.encode(Holder(value))["body"] == {"value": _reference().unstructure(value)}
+
+
+def test_an_any_field_is_copied_so_an_envelope_never_aliases_the_nodes_state() -> None:
+    inner = [1, {"deep": [2]}]
+    command = {"list": inner, "n": 1}
+    body = codec.encode(Holder(command))["body"]["value"]
+    assert body == command
+    assert body is not command and body["list"] is not inner and body["list"][1] is not inner[1]
+    inner[1]["deep"].append(3)  # the node changes its state after sending
+    assert body["list"][1] == {"deep": [2]}
+
+
+def test_an_any_field_holding_a_message_a_set_or_a_nan() -> None:
+    body = codec.encode(Holder({"p": Point(1), "s": {"b", "a"}, "t": (1, 2)}))["body"]
+    assert body["value"] == {"p": {"x": 1, "y": 0.0, "label": ""}, "s": ["a", "b"],
+                             "t": [1, 2]}
+    with pytest.raises(CodecError, match="not a finite number"):
+        codec.encode(Holder({"x": [float("nan")]}))

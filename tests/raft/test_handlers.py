@@ -470,3 +470,20 @@ def test_an_answer_that_falls_short_of_the_request_in_flight_sends_nothing_again
     assert h.sent(AppendEntries, to="b") == []
     h.deliver("b", AppendEntriesReply(2, True, match_index=2), component="raft")
     assert [e.command for e in h.sent(AppendEntries, to="b")[-1].msg.entries] == ["y"]
+
+
+def test_after_applies_is_called_once_per_run_of_applies_after_the_last() -> None:
+    """``after_applies`` follows each run of applies, once, even when the run ends on
+    the no-op (no command applied last): a service flushes its batched replies there."""
+    calls: list[tuple[int, list[Any]]] = []
+    h = harness(term=1, after_applies=lambda: calls.append(
+        (raft(h).last_applied, list(h.node.machine.applied))))  # type: ignore[attr-defined]
+    leader = make_leader(h)
+    h.call(leader.start, "x")
+    h.call(leader.start, "y")
+    h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
+    assert calls == [(1, [])]  # the no-op alone: one run, no command
+    h.deliver("b", AppendEntriesReply(2, True, match_index=3), component="raft")
+    assert calls == [(1, []), (3, ["x", "y"])]  # x and y: one run, one call after both
+    h.deliver("c", AppendEntriesReply(2, True, match_index=3), component="raft")
+    assert len(calls) == 2  # nothing newly committed: no call
