@@ -80,6 +80,15 @@ class Storage:
     def __setitem__(self, key: str, value: Any) -> None:
         self._pending[key] = _frozen_copy(key, value)
 
+    def set_text(self, key: str, text: str) -> None:
+        """Write the value whose compact JSON text (:func:`dsys.core.codec.json_text`)
+        is ``text``, without encoding it again: for code that has the text already
+        (Raft made it to measure its log). Same as ``storage[key] = json.loads(text)``.
+        """
+        if not isinstance(key, str):
+            raise UsageError(f"storage keys must be strings, got {type(key).__name__} {key!r}")
+        self._pending[key] = text
+
     def __delitem__(self, key: str) -> None:
         if key not in self:
             raise KeyError(key)

@@ -215,6 +215,8 @@ class Raft(Component):
         if snapshot_chunk < 1:
             raise ConfigError(f"snapshot_chunk must be >= 1, got {snapshot_chunk}")
         self.state_machine = state_machine
+        self._others: tuple[str, ...] = ()
+        self._others_of: Configuration | None = None  # the configuration _others is of
         self.on_apply = on_apply
         self.after_applies = after_applies
         self._members = tuple(sorted(members)) if members is not None else None
@@ -250,6 +252,9 @@ class Raft(Component):
         # Figure 2's log[] (``log`` is every component's logging method): entries after
         # the snapshot, entries[i - snapshot_index - 1] being the entry at index i.
         self.unwritten: int | None = None  # the first log index storage may not hold yet
+        # Index -> JSON text of the stored form of entries appended since the last
+        # write_log (made once, by append, for the log's size; written as is).
+        self.texts: dict[int, str] = {}
         self.entries: list[Entry] = self.load_log()
         self.log_size = sum(len(codec.json_text(stored(e))) for e in self.entries)
         self.config, self.config_index = self.latest_config()
@@ -304,7 +309,12 @@ class Raft(Component):
     @property
     def others(self) -> tuple[str, ...]:
         """The other servers of the group (voters and learners), sorted."""
-        return tuple(m for m in self.config.servers if m != self.id)
+        config = self.config
+        if self._others_of is not config:  # computed once per configuration
+            me = self.id
+            self._others = tuple(m for m in config.servers if m != me)
+            self._others_of = config
+        return self._others
 
     @property
     def term(self) -> int:
@@ -355,12 +365,14 @@ class Raft(Component):
         stored as it will arrive elsewhere (a tuple becomes a list), so every server
         applies the same value.
         """
-        wire = self.wire_form(command, "Raft.start: the command")
+        text = self.json_text_of(command, "Raft.start: the command")
         if self.role != LEADER or self.transfer_to is not None:
             return None
         # Rules for Servers, Leaders: "append entry to local log, respond after entry
-        # applied to state machine". Synced before anyone counts it (see send).
-        self.leader_append(Entry(self.current_term, wire))
+        # applied to state machine". Synced before anyone counts it (see send). Stored
+        # as the text just made (what json.loads makes of it, encoded, is that text).
+        term = self.current_term
+        self.leader_append(Entry(term, json.loads(text)), text=f"[{term},{text}]")
         self.note("start", index=self.last_log_index, term=self.current_term)
         return self.last_log_index, self.current_term
 
@@ -391,7 +403,7 @@ class Raft(Component):
         last applied entry is a :class:`~dsys.errors.UsageError`. May be called from
         inside ``StateMachine.apply``.
         """
-        self.wire_form(data, "Raft.snapshot: the data")
+        self.json_text_of(data, "Raft.snapshot: the data")
         if index <= self.snapshot_index:
             return
         if index > self.last_applied:
@@ -752,7 +764,7 @@ class Raft(Component):
             self.sent_to.pop(gone, None)
             self.sent_tick.pop(gone, None)
 
-    def leader_append(self, entry: Entry) -> None:
+    def leader_append(self, entry: Entry, text: str | None = None) -> None:
         """Append a new entry at the leader and send it to every follower that has no
         AppendEntries in flight (the others get it, with every entry appended meanwhile,
         when they answer).
@@ -763,16 +775,22 @@ class Raft(Component):
         it has synced
         (:meth:`persist`). So a burst of commands that arrives while every follower is
         busy costs one sync, not one each. A leader that alone is a majority syncs at
-        once and commits."""
-        self.append(entry)
+        once and commits. ``text``: the stored form's JSON text, if made already."""
+        self.append(entry, text)
         if entry.config:
             self.track_followers()
+        me = self.id
+        synced = self.match_index.get(me)
+        inflight = self.inflight
         for peer in self.others:
-            if peer not in self.inflight:  # the others get it when they answer
+            if peer not in inflight:  # the others get it when they answer
                 self.send_append_entries(peer)
-        if self.has_majority({self.id}):
+        if self.has_majority((me,)):
             self.persist()
-        self.advance_commit_index()
+        # Only what the leader synced here, or a new configuration, can commit more (a
+        # follower never holds an entry the leader has not synced: see send).
+        if entry.config or self.match_index.get(me) != synced:
+            self.advance_commit_index()
 
     def send_append_entries(self, peer: str) -> None:
         """"If last log index >= nextIndex for a follower: send AppendEntries RPC with log
@@ -1131,13 +1149,18 @@ class Raft(Component):
         if self.role == LEADER:
             self.match_index[self.id] = self.last_log_index
 
-    @staticmethod
-    def wire_form(value: Any, what: str) -> Any:
+    @classmethod
+    def wire_form(cls, value: Any, what: str) -> Any:
         """``value`` as every server will see it (a tuple becomes a list), or a
         UsageError if it cannot cross the wire."""
+        return json.loads(cls.json_text_of(value, what))
+
+    @staticmethod
+    def json_text_of(value: Any, what: str) -> str:
+        """The JSON text of ``value`` (see :meth:`wire_form`)."""
         try:
             # Plain JSON only: no sets (their order varies), no NaN, no objects.
-            return json.loads(codec.json_text(value))
+            return codec.json_text(value)
         except (CodecError, TypeError, ValueError) as exc:
             raise UsageError(f"{what} {value!r} cannot be replicated, because it does not "
                              f"encode as JSON ({exc}); use ints, strings, lists and "
@@ -1155,12 +1178,17 @@ class Raft(Component):
             self.current_term, self.voted_for = term, voted_for
             self.storage[self._key("state")] = {"current_term": term, "voted_for": voted_for}
 
-    def append(self, entry: Entry) -> None:
+    def append(self, entry: Entry, text: str | None = None) -> None:
         """Append ``entry`` to the log, in memory; :meth:`persist` writes it (one key per
         entry, plus the length) and syncs, in one step: storage never holds a length
-        that its entries do not back, whatever a crash keeps of unsynced writes."""
+        that its entries do not back, whatever a crash keeps of unsynced writes.
+        ``text``: the JSON text of its stored form, if the caller has it (it is kept
+        for the write: an entry is encoded once)."""
         self.entries.append(entry)
-        self.log_size += len(codec.json_text(stored(entry)))
+        if text is None:
+            text = codec.json_text(stored(entry))
+        self.log_size += len(text)
+        self.texts[self.last_log_index] = text
         if self.unwritten is None:
             self.unwritten = self.last_log_index
         if entry.config:
@@ -1171,12 +1199,18 @@ class Raft(Component):
         """Write the entries appended since the last write, and the log's length, to
         storage (not synced)."""
         if self.unwritten is not None:
+            texts = self.texts
             for index in range(max(self.unwritten, self.snapshot_index + 1),
                                self.last_log_index + 1):
-                self.storage[self._key(f"log/{index}")] = stored(
-                    self.entries[index - self.snapshot_index - 1])
+                text = texts.get(index)
+                if text is None:
+                    self.storage[self._key(f"log/{index}")] = stored(
+                        self.entries[index - self.snapshot_index - 1])
+                else:
+                    self.storage.set_text(self._key(f"log/{index}"), text)
             self.storage[self._key("log/length")] = self.last_log_index
             self.unwritten = None
+        self.texts.clear()
 
     def truncate(self, length: int) -> None:
         """Keep the log through index ``length`` (the keys past it are dead; later

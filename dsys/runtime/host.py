@@ -263,7 +263,9 @@ class _Context:
         self._host._node_log(text)
 
     def note(self, event: str, data: dict[str, Any]) -> None:
-        self._host._record("note", {"event": event, **data})
+        host = self._host
+        if host._trace is not None:  # (no event to build when nothing records it)
+            host._record("note", {"event": event, **data})
 
 
 class HostBase:

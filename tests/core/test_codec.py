@@ -237,7 +237,13 @@ def _reference() -> Any:
        | st.tuples(st.integers(), st.text(max_size=3))
        | st.dictionaries(st.integers(), st.booleans(), max_size=3))
 def test_an_any_field_unstructures_as_the_converter_would(value: object) -> None:
-    assert codec.encode(Holder(value))["body"] == {"value": _reference().unstructure(value)}
+    try:
+        expected = _reference().unstructure(value)
+    except ValueError:  # an infinity, somewhere inside
+        with pytest.raises(CodecError, match="not a finite number"):
+            codec.encode(Holder(value))
+        return
+    assert codec.encode(Holder(value))["body"] == {"value": expected}
 
 
 def test_an_any_field_is_copied_so_an_envelope_never_aliases_the_nodes_state() -> None:

@@ -66,3 +66,14 @@ def test_crash_keeps_synced_writes_and_flips_a_coin_for_each_unsynced_one() -> N
         again["new"] = 3
         assert again.crash(Random(seed))[1] == lost  # same seed, same loss
     assert outcomes == {(), ("new",), ("synced",), ("new", "synced")}
+
+
+def test_set_text_writes_a_value_by_its_json_text_unsynced_until_sync() -> None:
+    s = Storage()
+    s.set_text("entry", '[3,{"k":"v"}]')
+    assert s["entry"] == [3, {"k": "v"}] and s.dirty == ("entry",)
+    assert s.durable_snapshot() == {}
+    s.sync()
+    assert s.durable_text("entry") == '[3,{"k":"v"}]' and s.last_synced == ("entry",)
+    with pytest.raises(UsageError, match="keys must be strings"):
+        s.set_text(3, "1")  # type: ignore[arg-type]

@@ -487,3 +487,29 @@ def test_after_applies_is_called_once_per_run_of_applies_after_the_last() -> Non
     assert calls == [(1, []), (3, ["x", "y"])]  # x and y: one run, one call after both
     h.deliver("c", AppendEntriesReply(2, True, match_index=3), component="raft")
     assert len(calls) == 2  # nothing newly committed: no call
+
+
+def test_each_entry_is_stored_as_the_text_its_encoding_gives() -> None:
+    """Entries are encoded once (for the log's size) and that text is what storage
+    gets: it must be exactly the encoding of the stored form, on the leader (commands
+    from start) and on a follower (entries from AppendEntries), and the log's size the
+    sum of those texts."""
+    from dsys.core import codec
+    from dsys.raft.raft import stored
+
+    h = harness(term=1)
+    leader = make_leader(h)
+    commands = [{"f": "put", "k": "é\n", "v": [1, 2.5, None, True]}, ("a", 1), "x"]
+    for command in commands:
+        h.call(leader.start, command)
+    h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
+    follower = harness(term=1)
+    h2_entries = tuple(leader.entries)
+    follower.deliver("b", AppendEntries(2, "b", 0, 0, h2_entries, 0), component="raft")
+    for server in (leader, raft(follower)):
+        storage = server.storage
+        texts = [storage.durable_text(f"raft/log/{i}") for i in range(1, 5)]
+        assert texts == [codec.json_text(stored(e)) for e in server.entries]
+        assert server.log_bytes() == sum(len(t or "") for t in texts)
+        assert server.texts == {}  # written: nothing kept
+    assert [e.command for e in leader.entries[1:]] == [commands[0], ["a", 1], "x"]
