@@ -277,9 +277,7 @@ class DataDir:
         # its directory fsynced before the log is emptied. A crash in between leaves a log
         # of the older generation, which opening skips: nothing is lost or brought back.
         generation = self._generation + 1
-        values = {k: json.loads(v) for k, v in sorted(snapshot.items())}
-        data = _json_bytes({"format": STORAGE_FORMAT, "generation": generation,
-                            "values": values})
+        data = _state_bytes(generation, snapshot)
         atomic_write(self.path / STORAGE_FILE, data)
         self._generation, self._state_size = generation, len(data)
         if self._log_size is not None:
@@ -431,6 +429,16 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def _state_bytes(generation: int, texts: dict[str, str]) -> bytes:
+    """storage.json's contents: the values as the JSON texts storage holds (compact, so
+    one line each), keys sorted, one per line. Not decoded and encoded again: a state of
+    megabytes is written in milliseconds, not seconds (the node waits meanwhile)."""
+    lines = ",\n".join(f"  {json.dumps(k)}: {v}" for k, v in sorted(texts.items()))
+    body = f"\n{lines}\n " if lines else ""
+    return (f'{{\n "format": {json.dumps(STORAGE_FORMAT)},\n "generation": {generation},\n'
+            f' "values": {{{body}}}\n}}\n').encode()
 
 
 def _json_bytes(value: Any) -> bytes:

@@ -22,6 +22,24 @@ from dsys.runtime.storage import (
 )
 
 
+def test_compaction_writes_one_key_per_line_and_any_key_or_value_reads_back(
+        tmp_path: Path) -> None:
+    data = DataDir(tmp_path, "a")
+    storage, _ = data.open()
+    values = {'quote " and \\ and\nnewline': "é ☃", "b": [1, 2.5, None, True, {"n": {}}],
+              "a": 1, "empty": {}}
+    storage.update(values)
+    storage.sync()
+    data.compact()
+    text = (tmp_path / STORAGE_FILE).read_text()
+    assert json.loads(text) == {"format": STORAGE_FORMAT, "generation": 1, "values": values}
+    assert text.splitlines()[4:8] == [  # keys sorted, one per line, compact values
+        '  "a": 1,', '  "b": [1,2.5,null,true,{"n":{}}],', '  "empty": {},',
+        '  "quote \\" and \\\\ and\\nnewline": "\\u00e9 \\u2603"']
+    again, _ = DataDir(tmp_path, "a").open()
+    assert {k: again[k] for k in again} == values
+
+
 def test_synced_values_survive_and_unsynced_ones_do_not(tmp_path: Path) -> None:
     storage, recovered = DataDir(tmp_path, "a").open()
     assert not recovered and len(storage) == 0
