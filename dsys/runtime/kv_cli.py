@@ -32,6 +32,7 @@ many sessions may run at once over one endpoint (``bench/kv.py`` does).
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 import sys
 from collections import deque
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
 RETRY = 0.5
 #: The most requests :class:`KVShell` sends in one message.
 BATCH = 64
+#: How many times per ``retry`` period KVShell looks for requests to try elsewhere.
+DEADLINE_TICKS = 4
 #: Seconds before ``dsys kv`` gives up (``--timeout``).
 TIMEOUT = 10.0
 #: How many values each operation takes after the key.
@@ -116,12 +119,15 @@ class KVShell:
         return KVSession(self, f"{self.client.id}-{secrets.token_hex(6)}")
 
     async def dispatch(self) -> None:
-        """Send the requests, and hand every reply to the request waiting for it
-        (forever: cancel it)."""
+        """Send the requests, hand every reply to the request waiting for it, and wake
+        (``DEADLINE_TICKS`` times per ``retry`` period) the requests whose server has
+        been silent for ``retry`` seconds, so they try the next one. Forever: cancel
+        it."""
         import trio
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._send_loop)
+            nursery.start_soon(self._watch_deadlines)
             await self._receive_loop()
 
     async def _receive_loop(self) -> None:
@@ -148,6 +154,19 @@ class KVShell:
             for target, queued in outgoing.items():
                 for first in range(0, len(queued), self.batch):
                     self._send(target, queued[first:first + self.batch])
+
+    async def _watch_deadlines(self) -> None:
+        """A few times per ``retry``: wake the requests whose server has been silent
+        for ``retry`` seconds. One task for them all: a cancel scope per request costs
+        more than the rest of the request's work."""
+        import trio
+
+        while True:
+            await trio.sleep(self.retry / DEADLINE_TICKS)
+            now = trio.current_time()
+            for inbox in self.waiting.values():
+                if inbox.deadline <= now:
+                    inbox.expire()
 
     def _send(self, target: str, queued: list[tuple[KVRequest, _Inbox]]) -> None:
         from dsys.errors import CodecError
@@ -181,7 +200,9 @@ class KVShell:
     async def request(self, request: KVRequest) -> KVReply:
         """Send ``request`` until a server that leads answers it; return that answer.
 
-        Never gives up by itself: bound it with a cancel scope.
+        Never gives up by itself: bound it with a cancel scope. A server silent for
+        ``retry`` seconds (up to ``retry / DEADLINE_TICKS`` more: see :meth:`dispatch`)
+        is given up for the next one.
         """
         import trio
 
@@ -193,16 +214,17 @@ class KVShell:
         try:
             target = self.first_target()
             while True:
+                inbox.wait_until(trio.current_time() + self.retry)
                 self._outgoing.setdefault(target, []).append((request, inbox))
                 self._ready.set()
-                reply = None
-                with trio.move_on_after(self.retry):
-                    src, reply = await inbox.get()
-                if reply is None:  # silence: that server is down, slow, or cut off
+                got = await inbox.get()
+                if got is None:  # silence: that server is down, slow, or cut off
                     if self.leader == target:
                         self.leader = None
                     target = self.next_server(target)
-                elif reply.status == WRONG_LEADER:
+                    continue
+                src, reply = got
+                if reply.status == WRONG_LEADER:
                     if self.leader == src:
                         self.leader = None
                     hint = reply.leader
@@ -219,14 +241,27 @@ class KVShell:
 
 class _Inbox:
     """The replies to one request, in arrival order (a retried request may get several),
-    or the error that kept it from being sent."""
+    the error that kept it from being sent, and when its current try times out."""
 
-    __slots__ = ("error", "event", "replies")
+    __slots__ = ("deadline", "error", "event", "expired", "replies")
 
     def __init__(self) -> None:
         self.replies: deque[tuple[str, KVReply]] = deque()
         self.event: trio.Event | None = None
         self.error: Exception | None = None
+        self.deadline = math.inf
+        self.expired = False
+
+    def wait_until(self, deadline: float) -> None:
+        """A new try: :meth:`get` gives None if no reply came by ``deadline``."""
+        self.deadline = deadline
+        self.expired = False
+
+    def expire(self) -> None:
+        self.deadline = math.inf
+        self.expired = True
+        if self.event is not None:
+            self.event.set()
 
     def put(self, item: tuple[str, KVReply]) -> None:
         self.replies.append(item)
@@ -238,12 +273,15 @@ class _Inbox:
         if self.event is not None:
             self.event.set()
 
-    async def get(self) -> tuple[str, KVReply]:
+    async def get(self) -> tuple[str, KVReply] | None:
+        """The next reply, or None once the try's deadline passed without one."""
         import trio
 
         while not self.replies:
             if self.error is not None:
                 raise self.error
+            if self.expired:
+                return None
             self.event = trio.Event()
             await self.event.wait()
         return self.replies.popleft()

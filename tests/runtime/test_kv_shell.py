@@ -140,3 +140,32 @@ async def test_a_batch_too_large_is_split_and_a_request_too_large_fails_alone() 
 def test_a_shell_refuses_a_batch_below_one() -> None:
     with pytest.raises(UsageError, match="batch must be at least 1"):
         KVShell(FakeClient(), batch=0)  # type: ignore[arg-type]
+
+
+async def test_a_silent_server_is_given_up_after_retry_for_the_next_one() -> None:
+    fake = FakeClient()
+    shell = KVShell(fake, retry=0.2)  # type: ignore[arg-type]
+    shell.leader = "s1"  # believed to lead, but silent
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(shell.dispatch)
+            started = trio.current_time()
+            result: list[KVReply] = []
+
+            async def ask() -> None:
+                result.append(await shell.request(KVRequest("a", 1, "put", "k", "v")))
+
+            nursery.start_soon(ask)
+            while len(fake.sent) < 2:
+                await trio.sleep(0.001)
+            waited = trio.current_time() - started
+            assert [dst for dst, _ in fake.sent] == ["s1", "s2"]
+            assert 0.2 <= waited <= 0.2 + 0.2 / 4 + 0.05, waited  # retry, plus a tick
+            assert shell.leader is None  # the silent leader is forgotten
+            await trio.sleep(0.3)  # s2 is silent too: then s3
+            assert [dst for dst, _ in fake.sent] == ["s1", "s2", "s3"]
+            await fake.inbox.send(("s3", KVReply("a", 1, OK, None, "s3")))
+            while not result:
+                await trio.sleep(0.001)
+            nursery.cancel_scope.cancel()
+    assert result[0].status == OK and shell.leader == "s3"
