@@ -91,6 +91,16 @@ def wire_value_problem(value: Any) -> str | None:
     >>> wire_value_problem(2 ** 63)
     '9223372036854775808 is out of range (integers on the wire are signed 64-bit)'
     """
+    if value.__class__ is dict:  # the common case first: an object of plain values
+        for item in value.values():
+            kind = item.__class__
+            if kind is str or kind is bool or item is None or (
+                    kind is int and INT_MIN <= item <= INT_MAX) or (
+                    kind is float and _isfinite(item)):
+                continue
+            break  # something else: the general walk below
+        else:
+            return None
     stack = [value]
     while stack:  # a loop, not recursion: a deeply nested value cannot exhaust the stack
         item = stack.pop()
@@ -241,7 +251,8 @@ def _structure_array(conv: cattrs.Converter, value: Any, tp: Any) -> Any:
             raise TypeError(f"expected {len(args)} items, got {len(value)}")
         return tuple(conv.structure(v, t) for v, t in zip(value, args, strict=True))
     item = args[0] if args else Any
-    items = [conv.structure(v, item) for v in value]
+    hook = conv.get_structure_hook(item)  # looked up once, not once per element
+    items = [hook(v, item) for v in value]
     if origin in (set, frozenset, AbstractSet):
         return frozenset(items) if origin is not set else set(items)
     return list(items) if origin is list else tuple(items)

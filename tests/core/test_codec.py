@@ -262,3 +262,17 @@ def test_an_any_field_holding_a_message_a_set_or_a_nan() -> None:
                              "t": [1, 2]}
     with pytest.raises(CodecError, match="not a finite number"):
         codec.encode(Holder({"x": [float("nan")]}))
+
+
+def test_wire_value_problem_in_a_flat_object_and_below_it() -> None:
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 2 ** 63
+
+    assert codec.wire_value_problem({"a": 1, "b": "x", "c": None, "d": True, "e": 2.5}) is None
+    assert "not a finite number" in str(codec.wire_value_problem({"a": 1, "b": float("inf")}))
+    assert "out of range" in str(codec.wire_value_problem({"a": -(2 ** 63) - 1}))
+    assert codec.wire_value_problem({"a": -(2 ** 63), "b": 2 ** 63 - 1}) is None
+    assert "out of range" in str(codec.wire_value_problem({"a": 1, "b": {"c": [2 ** 64]}}))
+    assert "out of range" in str(codec.wire_value_problem({"level": Level.HIGH}))
