@@ -84,6 +84,7 @@ class KVService(Component):
         if isinstance(msg, KVBatch):
             for request in msg.requests:
                 self.on_request(src, request, batched=True)
+            self.raft.replicate()  # the batch's writes together, in one AppendEntries
             self.flush()
             return
         self.on_request(src, msg)
@@ -104,7 +105,9 @@ class KVService(Component):
             return
         command = {"session": msg.session, "seq": msg.seq, "f": msg.f, "key": msg.key,
                    "value": msg.value, "time": self.now}
-        started = self.raft.start(command)
+        # A batch's writes are sent together, by replicate() after the batch.
+        started = (self.raft.start(command, replicate=False) if batched
+                   else self.raft.start(command))
         if started is None:  # handing leadership over
             self.reply(src, msg, WRONG_LEADER, batched=batched)
             return

@@ -355,7 +355,7 @@ class Raft(Component):
 
     # ----- the client interface ---------------------------------------------------------
 
-    def start(self, command: Any) -> tuple[int, int] | None:
+    def start(self, command: Any, *, replicate: bool = True) -> tuple[int, int] | None:
         """Propose ``command``: returns ``(index, term)`` where it will be committed if
         this leader stays in power, or None if this server is not the leader (or is
         handing its leadership over).
@@ -364,6 +364,11 @@ class Raft(Component):
         :class:`~dsys.errors.UsageError` here, not in the leader's handlers later. It is
         stored as it will arrive elsewhere (a tuple becomes a list), so every server
         applies the same value.
+
+        ``replicate=False``: only append it; :meth:`replicate` (after a batch of starts)
+        sends the batch in one AppendEntries per follower, where each start would send
+        the first command alone to the followers with nothing in flight (a heartbeat or
+        a follower's answer sends it anyway, later).
         """
         text = self.json_text_of(command, "Raft.start: the command")
         if self.role != LEADER or self.transfer_to is not None:
@@ -372,7 +377,8 @@ class Raft(Component):
         # applied to state machine". Synced before anyone counts it (see send). Stored
         # as the text just made (what json.loads makes of it, encoded, is that text).
         term = self.current_term
-        self.leader_append(Entry(term, json.loads(text)), text=f"[{term},{text}]")
+        self.leader_append(Entry(term, json.loads(text)), text=f"[{term},{text}]",
+                           replicate=replicate)
         self.note("start", index=self.last_log_index, term=self.current_term)
         return self.last_log_index, self.current_term
 
@@ -764,7 +770,8 @@ class Raft(Component):
             self.sent_to.pop(gone, None)
             self.sent_tick.pop(gone, None)
 
-    def leader_append(self, entry: Entry, text: str | None = None) -> None:
+    def leader_append(self, entry: Entry, text: str | None = None, *,
+                      replicate: bool = True) -> None:
         """Append a new entry at the leader and send it to every follower that has no
         AppendEntries in flight (the others get it, with every entry appended meanwhile,
         when they answer).
@@ -775,21 +782,37 @@ class Raft(Component):
         it has synced
         (:meth:`persist`). So a burst of commands that arrives while every follower is
         busy costs one sync, not one each. A leader that alone is a majority syncs at
-        once and commits. ``text``: the stored form's JSON text, if made already."""
+        once and commits. ``text``: the stored form's JSON text, if made already;
+        ``replicate=False``: not sent yet (see :meth:`start`)."""
         self.append(entry, text)
         if entry.config:
             self.track_followers()
+        if replicate or entry.config:
+            self.send_new_entries(config_changed=entry.config)
+
+    def replicate(self) -> None:
+        """Leaders: send the entries appended by ``start(..., replicate=False)`` to the
+        followers with no AppendEntries in flight (the others get them when they
+        answer). Does nothing on other servers."""
+        if self.role == LEADER:
+            self.send_new_entries()
+
+    def send_new_entries(self, *, config_changed: bool = False) -> None:
+        """The leader's new entries go to every follower that lacks some and has no
+        AppendEntries in flight; a leader that alone is a majority syncs and commits
+        them."""
         me = self.id
         synced = self.match_index.get(me)
-        inflight = self.inflight
+        inflight, last = self.inflight, self.last_log_index
         for peer in self.others:
-            if peer not in inflight:  # the others get it when they answer
+            # The others get them when they answer; one that has them all needs nothing.
+            if peer not in inflight and self.next_index[peer] <= last:
                 self.send_append_entries(peer)
         if self.has_majority((me,)):
             self.persist()
         # Only what the leader synced here, or a new configuration, can commit more (a
         # follower never holds an entry the leader has not synced: see send).
-        if entry.config or self.match_index.get(me) != synced:
+        if config_changed or self.match_index.get(me) != synced:
             self.advance_commit_index()
 
     def send_append_entries(self, peer: str) -> None:

@@ -65,16 +65,20 @@ def batch(f: str, seq: int, value: Any = None, key: str = "k") -> list[KVRequest
 def test_a_batch_is_answered_in_one_message_with_each_request_applied() -> None:
     sim = cluster()
     first = leader(sim)
-    # The first entry leaves at once, alone; the others, appended meanwhile, follow in
-    # one AppendEntries when the followers answer: two runs of applies, two messages.
+    # The batch's writes travel in one AppendEntries (Raft.replicate after the starts),
+    # commit in one run of applies, and their answers leave in one message.
     got = send(sim, first, batch("register", 0))
-    assert [type(msg) for _, msg in got] == [KVReply, KVReplies], got
+    assert [type(msg) for _, msg in got] == [KVReplies], got
     assert [(r.session, r.seq, r.status) for r in replies(got)] == [
         (s, 0, OK) for s in SESSIONS]
     got = send(sim, first, batch("append", 1, "v"))
-    assert [type(msg) for _, msg in got] == [KVReply, KVReplies], got
+    assert [type(msg) for _, msg in got] == [KVReplies], got
     assert [(r.session, r.status, r.leader) for r in replies(got)] == [
         (s, OK, first) for s in SESSIONS]
+    follower_gets = [e.data["msg"] for e in sim.trace if e.kind == "recv"
+                     and e.node != first and type(e.data["msg"]).__name__ == "AppendEntries"
+                     and e.data["msg"].entries]
+    assert [len(m.entries) for m in follower_gets][-2:] == [5, 5], follower_gets
     # Every append applied once, in the batch's order, on every server.
     for name in ("s1", "s2", "s3"):
         assert sim.node(name).store.read("k") == "".join(  # type: ignore[union-attr]

@@ -513,3 +513,29 @@ def test_each_entry_is_stored_as_the_text_its_encoding_gives() -> None:
         assert server.log_bytes() == sum(len(t or "") for t in texts)
         assert server.texts == {}  # written: nothing kept
     assert [e.command for e in leader.entries[1:]] == [commands[0], ["a", 1], "x"]
+
+
+def test_starts_without_replicate_wait_and_replicate_sends_them_together() -> None:
+    h = harness(term=1)
+    leader = make_leader(h)  # the no-op in flight to b and c
+    h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
+    h.deliver("c", AppendEntriesReply(2, True, match_index=1), component="raft")
+    h.clear()  # nothing in flight now
+    for command in ("x", "y", "z"):
+        effects = h.call(leader.start, command, replicate=False)
+        assert [e for e in effects if isinstance(e, (Sent, StorageSync))] == []
+    effects = h.call(leader.replicate)
+    assert synced_as_it_travels(effects)
+    for peer in ("b", "c"):
+        (sent,) = h.sent(AppendEntries, to=peer)
+        assert [e.command for e in sent.msg.entries] == ["x", "y", "z"]
+    h.deliver("b", AppendEntriesReply(2, True, match_index=4), component="raft")
+    assert leader.commit_index == 4
+    h.clear()
+    effects = h.call(leader.replicate)  # b has everything; c's request is in flight
+    assert [e for e in effects if isinstance(e, (Sent, StorageSync))] == []
+
+
+def test_replicate_does_nothing_on_a_follower() -> None:
+    h = harness(term=1)
+    assert h.call(raft(h).replicate) == []
