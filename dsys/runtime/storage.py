@@ -343,11 +343,17 @@ class _LogIsNewer(ConfigError):
     """The log is of a later generation than storage.json (see :func:`_replay_log`)."""
 
 
+#: A key as a JSON string, exactly as ``json.dumps(key)`` writes it (its C core, without
+#: the encoder ``json.dumps`` goes through for each call).
+_quoted = json.encoder.encode_basestring_ascii
+
+
 def _record(generation: int, changed: dict[str, str], deleted: list[str]) -> bytes:
     """One log line: ``<length> <crc32> <json>``, length and CRC of the JSON in hex."""
     # The values are JSON text already (compact, so without newlines): embed them as is.
-    written = ",".join(f"{json.dumps(k)}:{v}" for k, v in changed.items())
-    body = f'{{"gen":{generation},"set":{{{written}}},"del":{json.dumps(deleted)}}}'.encode()
+    written = ",".join(f"{_quoted(k)}:{v}" for k, v in changed.items())
+    gone = ",".join(map(_quoted, deleted))
+    body = f'{{"gen":{generation},"set":{{{written}}},"del":[{gone}]}}'.encode()
     return b"%x %08x %s\n" % (len(body), zlib.crc32(body), body)
 
 
@@ -435,7 +441,7 @@ def _state_bytes(generation: int, texts: dict[str, str]) -> bytes:
     """storage.json's contents: the values as the JSON texts storage holds (compact, so
     one line each), keys sorted, one per line. Not decoded and encoded again: a state of
     megabytes is written in milliseconds, not seconds (the node waits meanwhile)."""
-    lines = ",\n".join(f"  {json.dumps(k)}: {v}" for k, v in sorted(texts.items()))
+    lines = ",\n".join(f"  {_quoted(k)}: {v}" for k, v in sorted(texts.items()))
     body = f"\n{lines}\n " if lines else ""
     return (f'{{\n "format": {json.dumps(STORAGE_FORMAT)},\n "generation": {generation},\n'
             f' "values": {{{body}}}\n}}\n').encode()
