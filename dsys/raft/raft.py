@@ -674,12 +674,14 @@ class Raft(Component):
                 self.truncate(index - 1)
             self.append(entry)
         match_index = prev + len(entries)
+        # The answer (after the entries are synced: see send) leaves before the commits
+        # are applied: applying is this server's own work, the leader need not wait.
+        self.send(src, AppendEntriesReply(self.current_term, True, seq=msg.seq,
+                                          match_index=match_index))
         # 5. If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
         #    last new entry).
         if msg.leader_commit > self.commit_index:
             self.commit(min(msg.leader_commit, match_index))
-        self.send(src, AppendEntriesReply(self.current_term, True, seq=msg.seq,
-                                          match_index=match_index))
 
     def on_append_entries_reply(self, src: str, msg: AppendEntriesReply) -> None:
         """Leaders (§5.3): "if successful: update nextIndex and matchIndex for follower;
@@ -701,9 +703,9 @@ class Raft(Component):
             self.serve_reads()
         if msg.success:
             # max(): a late or duplicated reply never moves matchIndex back.
-            if msg.match_index > self.match_index[src]:
+            matched = msg.match_index > self.match_index[src]
+            if matched:
                 self.match_index[src] = msg.match_index
-                self.advance_commit_index()
             self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
             self.maybe_promote(src)
             self.maybe_transfer()
@@ -711,6 +713,10 @@ class Raft(Component):
                     and self.next_index[src] <= self.last_log_index \
                     and self.sent_to.get(src, 0) < self.last_log_index:
                 self.send_append_entries(src)  # entries it lacks and we have not sent
+            # Then commit and apply: the follower gets its next entries first, and the
+            # new commit index with the request after (or the next heartbeat).
+            if matched:
+                self.advance_commit_index()
             return
         if msg.conflict_term and self.last_index_of(msg.conflict_term):
             next_index = self.last_index_of(msg.conflict_term) + 1

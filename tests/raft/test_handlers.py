@@ -201,8 +201,13 @@ def test_entries_are_synced_before_the_success_reply() -> None:
     h = harness(term=1)
     effects = h.deliver("b", AppendEntries(1, "b", 0, 0, (Entry(1, "x"), Entry(1, "y")), 1),
                         component="raft")
-    assert effects[-1] == Sent("b", AppendEntriesReply(1, True, match_index=2), RAFT)
+    reply = Sent("b", AppendEntriesReply(1, True, match_index=2), RAFT)
+    assert [e for e in effects if isinstance(e, Sent)] == [reply]
     assert synced_before_sent(effects)
+    # The answer leaves before the newly committed entry is applied (the leader does
+    # not wait for this server's state machine).
+    applies = [i for i, e in enumerate(effects) if getattr(e, "event", None) == "apply"]
+    assert applies and effects.index(reply) < applies[0], effects
     assert [h.storage["raft/log/length"], h.storage["raft/log/1"], h.storage["raft/log/2"]] == [
         2, [1, "x"], [1, "y"]]
     assert raft(h).commit_index == 1 and h.node.machine.applied == ["x"]  # type: ignore
@@ -539,3 +544,18 @@ def test_starts_without_replicate_wait_and_replicate_sends_them_together() -> No
 def test_replicate_does_nothing_on_a_follower() -> None:
     h = harness(term=1)
     assert h.call(raft(h).replicate) == []
+
+
+def test_a_leader_sends_the_next_entries_before_it_applies_what_an_answer_commits() -> None:
+    h = harness(term=1)
+    leader = make_leader(h)  # the no-op in flight to b and c
+    h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
+    h.call(leader.start, "x")  # sent to b at once
+    h.call(leader.start, "y")  # waits: b has x in flight
+    effects = h.deliver("b", AppendEntriesReply(2, True, match_index=2), component="raft")
+    assert leader.commit_index == 2 and h.node.machine.applied == ["x"]  # type: ignore
+    sends = [i for i, e in enumerate(effects) if isinstance(e, Sent)
+             and isinstance(e.msg, AppendEntries) and e.dst == "b"]
+    applies = [i for i, e in enumerate(effects) if getattr(e, "event", None) == "apply"]
+    assert [e.command for e in effects[sends[0]].msg.entries] == ["y"]
+    assert sends[0] < applies[0], effects
