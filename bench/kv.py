@@ -4,7 +4,8 @@ One run, one table. Measured in this run, side by side (no assertions: a bench r
 
 1. **dsys**: three ``dsys run dsys.kv:KVServer --data DIR`` processes on loopback (the
    Raft state fsync'd in each data directory), driven from this process by the client of
-   ``dsys kv`` (:class:`dsys.runtime.kv_cli.KVShell`: sessions, leader hints, retries):
+   ``dsys kv`` (:class:`dsys.runtime.kv_cli.KVShell`: sessions, leader hints, retries;
+   the requests of its sessions that are ready together travel in one ``KVBatch``):
 
    * *latency*: one session, puts one at a time, p50 / p99 of each round trip;
    * *throughput*: ``--clients`` sessions at once, each putting as fast as answered,

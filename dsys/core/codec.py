@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, cast, get_args, get_origin
 
@@ -208,8 +210,13 @@ def _sort_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def make_converter() -> cattrs.Converter:
-    """The converter dsys uses on the wire: strict primitives, no unknown keys."""
+def make_converter(*, quick: bool = True) -> cattrs.Converter:
+    """The converter dsys uses on the wire: strict primitives, no unknown keys.
+
+    ``quick``: messages whose fields are all plain (ints, strings, bools, floats, Any,
+    ``str | None``) are built without the converter's per-field dispatch when the body
+    is what the converter would accept unchanged (see :func:`_quick_structure`); the
+    result, and any error, is the same either way."""
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(float, _structure_float)
@@ -231,7 +238,81 @@ def make_converter() -> cattrs.Converter:
         lambda tp: tp is dict or get_origin(tp) in (dict, Mapping),
         lambda v, tp: _structure_mapping(conv, v, tp),
     )
+    if quick:
+        conv.register_structure_hook_factory(
+            lambda tp: _plain_fields(tp) is not None, lambda cls: _quick_structure(conv, cls))
     return conv
+
+
+def _accepts_int(value: Any) -> bool:
+    return value.__class__ is int and INT_MIN <= value <= INT_MAX
+
+
+def _accepts_str_or_none(value: Any) -> bool:
+    return value is None or value.__class__ is str
+
+
+#: For each simple field type, what the converter's hook returns unchanged (anything
+#: else, an int for a float say, is left to the hook itself).
+_PLAIN: dict[Any, Callable[[Any], bool]] = {
+    int: _accepts_int,
+    str: lambda value: value.__class__ is str,
+    bool: lambda value: value.__class__ is bool,
+    float: lambda value: value.__class__ is float and _isfinite(value),
+    Any: lambda value: wire_value_problem(value) is None,
+    object: lambda value: wire_value_problem(value) is None,
+}
+
+
+def _plain_fields(cls: Any) -> list[tuple[str, Callable[[Any], bool], bool]] | None:
+    """For a message class whose fields are all of the simple types of ``_PLAIN`` (or
+    ``str | None``): ``(name, accepts, required)`` per field; None for any other type."""
+    if not isinstance(cls, type) or "__dsys_tag__" not in vars(cls):
+        return None
+    try:
+        attrs.resolve_types(cls)
+    except Exception:  # an annotation that does not resolve: the converter says so
+        return None
+    plan = []
+    for field in attrs.fields(cls):
+        kind = field.type
+        if not field.init or field.alias != field.name:
+            return None
+        accepts = _PLAIN.get(kind) if kind.__class__ is type or kind is Any else None
+        if accepts is None and get_origin(kind) in (typing.Union, types.UnionType) \
+                and set(get_args(kind)) == {str, type(None)}:
+            accepts = _accepts_str_or_none
+        if accepts is None:
+            return None
+        plan.append((field.name, accepts, field.default is attrs.NOTHING))
+    return plan
+
+
+def _quick_structure(conv: cattrs.Converter, cls: type) -> Any:
+    """The structure hook of a message of plain fields: a body whose every field the
+    converter would take as it is builds the message directly; any other body (a wrong
+    type, an int for a float, a missing or unknown field) goes through the converter's
+    own function, which converts it or explains what is wrong, exactly as before."""
+    plan = _plain_fields(cls)
+    assert plan is not None
+    names = frozenset(name for name, _, _ in plan)
+    slow: Callable[[Any, Any], Any] = cattrs.gen.make_dict_structure_fn(cls, conv)
+
+    def structure(value: Any, _: Any) -> Any:
+        if value.__class__ is dict and value.keys() <= names:
+            fields = {}
+            for name, accepts, required in plan:
+                if name in value:
+                    item = value[name]
+                    if not accepts(item):
+                        return slow(value, cls)
+                    fields[name] = item
+                elif required:
+                    return slow(value, cls)
+            return cls(**fields)
+        return slow(value, cls)
+
+    return structure
 
 
 _ARRAY_ORIGINS = (tuple, list, set, frozenset, AbstractSet, Sequence)

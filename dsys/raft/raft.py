@@ -703,9 +703,9 @@ class Raft(Component):
             self.serve_reads()
         if msg.success:
             # max(): a late or duplicated reply never moves matchIndex back.
-            matched = msg.match_index > self.match_index[src]
-            if matched:
+            if msg.match_index > self.match_index[src]:
                 self.match_index[src] = msg.match_index
+                self.advance_commit_index()
             self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
             self.maybe_promote(src)
             self.maybe_transfer()
@@ -713,10 +713,6 @@ class Raft(Component):
                     and self.next_index[src] <= self.last_log_index \
                     and self.sent_to.get(src, 0) < self.last_log_index:
                 self.send_append_entries(src)  # entries it lacks and we have not sent
-            # Then commit and apply: the follower gets its next entries first, and the
-            # new commit index with the request after (or the next heartbeat).
-            if matched:
-                self.advance_commit_index()
             return
         if msg.conflict_term and self.last_index_of(msg.conflict_term):
             next_index = self.last_index_of(msg.conflict_term) + 1

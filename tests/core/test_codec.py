@@ -276,3 +276,61 @@ def test_wire_value_problem_in_a_flat_object_and_below_it() -> None:
     assert codec.wire_value_problem({"a": -(2 ** 63), "b": 2 ** 63 - 1}) is None
     assert "out of range" in str(codec.wire_value_problem({"a": 1, "b": {"c": [2 ** 64]}}))
     assert "out of range" in str(codec.wire_value_problem({"level": Level.HIGH}))
+
+
+# ----- messages of plain fields: built directly, the same as the converter builds them ----
+
+
+@message(name="test:Plain")
+class Plain:
+    n: int
+    s: str
+    flag: bool = False
+    x: float = 0.0
+    anything: Any = None
+    maybe: str | None = None
+
+
+_REFERENCE_STRICT = codec.make_converter(quick=False)
+
+body_values = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2 ** 64),
+                                                              max_value=2 ** 64),
+                        st.floats(), st.text(max_size=3), st.lists(st.integers(), max_size=2),
+                        st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+
+
+def _outcome(converter: Any, body: Any, cls: type) -> Any:
+    try:
+        return ("ok", converter.structure(body, cls))
+    except Exception as exc:  # the kind and text of the failure must match too
+        import cattrs
+
+        if isinstance(exc, cattrs.errors.ClassValidationError):
+            return ("error", sorted(cattrs.transform_error(exc)))
+        return ("error", type(exc).__name__, str(exc))
+
+
+@given(st.dictionaries(st.sampled_from(["n", "s", "flag", "x", "anything", "maybe", "zz"]),
+                       body_values, max_size=7))
+def test_a_plain_message_is_built_as_the_converter_builds_it(body: dict[str, Any]) -> None:
+    from dsys.kv.messages import KVReply
+    from dsys.raft.messages import Entry
+
+    for cls in (Plain, KVReply, Entry):
+        quick = _outcome(codec.CONVERTER, body, cls)
+        assert quick == _outcome(_REFERENCE_STRICT, body, cls), (cls, body)
+        if quick[0] == "ok":
+            assert all(type(getattr(quick[1], f)) is type(getattr(
+                _outcome(_REFERENCE_STRICT, body, cls)[1], f)) for f in body if f != "zz")
+
+
+def test_a_plain_message_takes_an_int_for_a_float_field_as_before() -> None:
+    built = codec.decode({"type": "test:Plain", "body": {"n": 1, "s": "a", "x": 2}})
+    assert built == Plain(1, "a", x=2.0) and type(built.x) is float
+
+
+def test_only_messages_of_plain_fields_are_built_directly() -> None:
+    assert codec._plain_fields(Plain) is not None
+    assert codec._plain_fields(Bag) is None  # a frozenset and a tuple of messages
+    assert codec._plain_fields(Point) is not None
+    assert codec._plain_fields(dict) is None and codec._plain_fields(NotAMessage) is None

@@ -545,17 +545,3 @@ def test_replicate_does_nothing_on_a_follower() -> None:
     h = harness(term=1)
     assert h.call(raft(h).replicate) == []
 
-
-def test_a_leader_sends_the_next_entries_before_it_applies_what_an_answer_commits() -> None:
-    h = harness(term=1)
-    leader = make_leader(h)  # the no-op in flight to b and c
-    h.deliver("b", AppendEntriesReply(2, True, match_index=1), component="raft")
-    h.call(leader.start, "x")  # sent to b at once
-    h.call(leader.start, "y")  # waits: b has x in flight
-    effects = h.deliver("b", AppendEntriesReply(2, True, match_index=2), component="raft")
-    assert leader.commit_index == 2 and h.node.machine.applied == ["x"]  # type: ignore
-    sends = [i for i, e in enumerate(effects) if isinstance(e, Sent)
-             and isinstance(e.msg, AppendEntries) and e.dst == "b"]
-    applies = [i for i, e in enumerate(effects) if getattr(e, "event", None) == "apply"]
-    assert [e.command for e in effects[sends[0]].msg.entries] == ["y"]
-    assert sends[0] < applies[0], effects
