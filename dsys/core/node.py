@@ -64,6 +64,9 @@ class NodeContext(Protocol):
     peers: tuple[str, ...]
     rng: Random
     storage: Storage
+    #: True when nothing records notes (a real host without a trace file): ``note``
+    #: returns at once instead of building an event nobody keeps.
+    notes_dropped: bool
 
     def now(self) -> float:
         """The node's clock, in seconds."""
@@ -257,7 +260,9 @@ class Node(_Actor):
             ...     def on_start(self) -> None:
             ...         self.note("voted", term=1, candidate="b")
         """
-        self._context().note(event, data)
+        ctx = self._context()
+        if not ctx.notes_dropped:
+            ctx.note(event, data)
 
     # ----- composition ----------------------------------------------------------------
 
@@ -457,7 +462,11 @@ class Component(_Actor):
     def note(self, event: str, **data: Any) -> None:
         """Record a protocol-level trace event (see :meth:`Node.note`), tagged with
         ``component``: this component's name."""
-        self.node.note(event, component=self.name, **data)
+        node = self.node
+        ctx = node._ctx
+        if ctx is not None and ctx.notes_dropped:
+            return
+        node.note(event, component=self.name, **data)
 
 
 class Layer:

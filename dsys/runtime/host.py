@@ -237,11 +237,12 @@ class _Timers:
 class _Context:
     """The :class:`~dsys.core.node.NodeContext` a host gives its node."""
 
-    __slots__ = ("_host", "node_id", "peers", "rng", "storage")
+    __slots__ = ("_host", "node_id", "notes_dropped", "peers", "rng", "storage")
 
     def __init__(self, host: HostBase, node_id: str, peers: tuple[str, ...], rng: Random,
                  storage: Storage) -> None:
         self._host = host
+        self.notes_dropped = host._trace is None  # notes go only to a trace file
         self.node_id = node_id
         self.peers = peers
         self.rng = rng
@@ -263,9 +264,7 @@ class _Context:
         self._host._node_log(text)
 
     def note(self, event: str, data: dict[str, Any]) -> None:
-        host = self._host
-        if host._trace is not None:  # (no event to build when nothing records it)
-            host._record("note", {"event": event, **data})
+        self._host._record("note", {"event": event, **data})
 
 
 class HostBase:

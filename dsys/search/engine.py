@@ -237,6 +237,7 @@ class _Context:
 
     __slots__ = ("_rng", "client", "completed", "known", "node_id", "peers", "rng_seed",
                  "sent", "storage", "time", "timers")
+    notes_dropped = False
 
     def __init__(self, node_id: str, peers: tuple[str, ...], known: frozenset[str],
                  rng: str | tuple[Any, ...], storage: Storage, time: float,

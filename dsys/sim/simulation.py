@@ -129,6 +129,7 @@ class _SimContext:
     :class:`~dsys.core.node.NodeContext`) for one incarnation of a simulated node."""
 
     __slots__ = ("incarnation", "node_id", "peers", "rng", "send", "sim", "slot", "storage")
+    notes_dropped = False  # the trace keeps every note: checkers read them
 
     def __init__(self, sim: Simulation, slot: _Slot, peers: tuple[str, ...],
                  storage: Storage) -> None:

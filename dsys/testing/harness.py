@@ -224,6 +224,8 @@ class _HarnessContext:
     :class:`~dsys.core.node.NodeContext` that also serves clients) of one incarnation of
     the node under test."""
 
+    notes_dropped = False  # every note is an effect a test may look for
+
     def __init__(self, harness: NodeHarness, incarnation: int, storage: Storage) -> None:
         self.harness = harness
         self.node_id = harness.node_id

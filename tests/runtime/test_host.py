@@ -363,3 +363,40 @@ async def test_a_timer_due_while_the_node_is_busy_fires_once() -> None:
                              "ten slow messages and the timer")
             await trio.sleep(0.1)
             assert node.fired == 1 and hosts["a"].statistics().timers_fired == 1
+
+
+class Noter(Node):
+    """Notes an event from itself and from a component, at start."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from dsys.core.node import Component
+
+        self.part = self.add_component(Component(), "part")
+
+    def on_start(self) -> None:
+        self.note("node event", n=1)
+        self.part.note("part event", n=2)
+
+
+@pytest.mark.parametrize("traced", [True, False])
+async def test_notes_reach_a_trace_file_and_nothing_is_built_without_one(
+        tmp_path: Path, traced: bool) -> None:
+    cluster = parse_cluster(cluster_text({"a": None}))
+    trace = tmp_path / "a.jsonl" if traced else None
+    host = NodeHost(Noter, "a", cluster, trace=trace, echo_logs=False)
+    recorded: list[tuple[str, dict[str, Any]]] = []
+    record = host._record
+    host._record = lambda kind, data: (recorded.append((kind, data)),  # type: ignore
+                                       record(kind, data))[-1]
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(host.run)
+            nursery.cancel_scope.cancel()
+    notes = [data for kind, data in recorded if kind == "note"]
+    if traced:
+        assert notes == [{"event": "node event", "n": 1},
+                         {"event": "part event", "component": "part", "n": 2}]
+        assert [e.data for e in Trace.load(tmp_path / "a.jsonl") if e.kind == "note"] == notes
+    else:
+        assert notes == []  # dropped before any event was built
