@@ -1174,15 +1174,10 @@ class Raft(Component):
         if self.role == LEADER:
             self.match_index[self.id] = self.last_log_index
 
-    @classmethod
-    def wire_form(cls, value: Any, what: str) -> Any:
-        """``value`` as every server will see it (a tuple becomes a list), or a
-        UsageError if it cannot cross the wire."""
-        return json.loads(cls.json_text_of(value, what))
-
     @staticmethod
     def json_text_of(value: Any, what: str) -> str:
-        """The JSON text of ``value`` (see :meth:`wire_form`)."""
+        """The JSON text of ``value`` (what every server will see is ``json.loads`` of
+        it: a tuple becomes a list), or a UsageError if it cannot cross the wire."""
         try:
             # Plain JSON only: no sets (their order varies), no NaN, no objects.
             return codec.json_text(value)
@@ -1227,12 +1222,9 @@ class Raft(Component):
             texts = self.texts
             for index in range(max(self.unwritten, self.snapshot_index + 1),
                                self.last_log_index + 1):
-                text = texts.get(index)
-                if text is None:
-                    self.storage[self._key(f"log/{index}")] = stored(
-                        self.entries[index - self.snapshot_index - 1])
-                else:
-                    self.storage.set_text(self._key(f"log/{index}"), text)
+                text = texts.get(index) or codec.json_text(
+                    stored(self.entries[index - self.snapshot_index - 1]))
+                self.storage.set_text(self._key(f"log/{index}"), text)
             self.storage[self._key("log/length")] = self.last_log_index
             self.unwritten = None
         self.texts.clear()
